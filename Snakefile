@@ -1,0 +1,23 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/diagnostics.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

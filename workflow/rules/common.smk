@@ -1,0 +1,130 @@
+import os
+import re
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from pooling import STRATEGIES
+from pooling.errors import PoolingError
+from pooling.priors import check_overrides, relevant_overrides
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+SAMPLER_KEYS = (
+    "chains",
+    "warmup",
+    "draws",
+    "target_accept",
+    "seed",
+    "max_tree_depth",
+    "parameterization",
+)
+DATASETS = list(config["datasets"])
+
+
+def check_config():
+    """Checks the schema cannot express; they stop the run before any job starts."""
+    try:
+        check_overrides(config["priors"], "priors")
+        for name, entry in config["datasets"].items():
+            check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")
+            sizes = entry.get("simulate", {}).get("group_sizes")
+            if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
+                raise PoolingError(
+                    f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but "
+                    f"groups is {entry['simulate']['groups']}; give one size per group "
+                    f"or a single number"
+                )
+    except PoolingError as error:
+        raise WorkflowError(f"Invalid config: {error}") from None
+
+
+check_config()
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    strategy="|".join(STRATEGIES),
+
+
+def get_setting(dataset, key):
+    """A dataset's own value for `key`, else the top-level default."""
+    return config["datasets"][dataset].get(key, config[key])
+
+
+def get_strategies(dataset):
+    return [s for s in STRATEGIES if s in get_setting(dataset, "strategies")]
+
+
+def get_source_csv(wildcards):
+    if "simulate" in config["datasets"][wildcards.dataset]:
+        return f"results/{wildcards.dataset}/simulated/data.csv"
+    return config["datasets"][wildcards.dataset]["path"]
+
+
+def get_columns(wildcards):
+    entry = config["datasets"][wildcards.dataset]
+    return {
+        "response": entry["response"],
+        "group": entry.get("group"),
+        "se": entry.get("se"),
+        "predictors": entry.get("predictors", []),
+    }
+
+
+def get_fit_settings(wildcards):
+    """Everything that shapes one fit's draws and nothing else, so a change reruns
+    exactly the fits it affects."""
+    dataset, strategy = wildcards.dataset, wildcards.strategy
+    settings = {key: get_setting(dataset, key) for key in SAMPLER_KEYS}
+    if strategy != "partial_pooling":
+        del settings["parameterization"]
+    overrides = {**config["priors"], **config["datasets"][dataset].get("priors", {})}
+    settings["priors"] = relevant_overrides(strategy, overrides)
+    return settings
+
+
+def get_fit_threads(wildcards):
+    return get_setting(wildcards.dataset, "chains")
+
+
+def get_fits(wildcards):
+    return expand(
+        "results/{dataset}/fits/{strategy}.nc",
+        dataset=wildcards.dataset,
+        strategy=get_strategies(wildcards.dataset),
+    )
+
+
+def get_fit(wildcards, strategy):
+    return f"results/{wildcards.dataset}/fits/{strategy}.nc"
+
+
+def has_shrinkage(dataset):
+    return {"no_pooling", "partial_pooling"} <= set(get_strategies(dataset))
+
+
+def get_dataset_outputs(dataset):
+    strategies = get_strategies(dataset)
+    outputs = [
+        f"results/{dataset}/loo_compare.csv",
+        f"results/{dataset}/priors.csv",
+        f"results/{dataset}/figures/forest.png",
+        f"results/{dataset}/figures/loo_compare.png",
+    ]
+    for strategy in strategies:
+        outputs += [
+            f"results/{dataset}/diagnostics/{strategy}.csv",
+            f"results/{dataset}/figures/ppc_{strategy}.png",
+            f"results/{dataset}/figures/trace_{strategy}.png",
+        ]
+    if has_shrinkage(dataset):
+        outputs.append(f"results/{dataset}/figures/shrinkage.png")
+    return outputs
+
+
+def get_final_outputs():
+    return [path for dataset in DATASETS for path in get_dataset_outputs(dataset)]

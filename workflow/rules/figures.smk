@@ -1,0 +1,71 @@
+rule plot_fit:
+    input:
+        "results/{dataset}/fits/{strategy}.nc",
+    output:
+        ppc=report(
+            "results/{dataset}/figures/ppc_{strategy}.png",
+            caption="../report/ppc.rst",
+            category="{dataset}",
+            subcategory="Figures",
+            labels={"strategy": "{strategy}", "output": "posterior predictive check"},
+        ),
+        trace=report(
+            "results/{dataset}/figures/trace_{strategy}.png",
+            caption="../report/trace.rst",
+            category="{dataset}",
+            subcategory="Diagnostics",
+            labels={"strategy": "{strategy}", "output": "trace and rank plots"},
+        ),
+    log:
+        "logs/{dataset}/plot_fit/{strategy}.log",
+    benchmark:
+        "benchmarks/{dataset}/plot_fit/{strategy}.tsv"
+    script:
+        "../scripts/plot_fit.py"
+
+
+rule plot_comparison:
+    input:
+        fits=get_fits,
+        loo="results/{dataset}/loo_compare.csv",
+    output:
+        forest=report(
+            "results/{dataset}/figures/forest.png",
+            caption="../report/forest.rst",
+            category="{dataset}",
+            subcategory="Figures",
+            labels={"strategy": "all", "output": "forest plot of theta"},
+        ),
+        loo=report(
+            "results/{dataset}/figures/loo_compare.png",
+            caption="../report/loo_plot.rst",
+            category="{dataset}",
+            subcategory="Model comparison",
+            labels={"strategy": "all", "output": "PSIS-LOO comparison"},
+        ),
+    log:
+        "logs/{dataset}/plot_comparison.log",
+    benchmark:
+        "benchmarks/{dataset}/plot_comparison.tsv"
+    script:
+        "../scripts/plot_comparison.py"
+
+
+rule plot_shrinkage:
+    input:
+        no_pooling=lambda wildcards: get_fit(wildcards, "no_pooling"),
+        partial_pooling=lambda wildcards: get_fit(wildcards, "partial_pooling"),
+    output:
+        report(
+            "results/{dataset}/figures/shrinkage.png",
+            caption="../report/shrinkage.rst",
+            category="{dataset}",
+            subcategory="Figures",
+            labels={"strategy": "no vs partial", "output": "shrinkage"},
+        ),
+    log:
+        "logs/{dataset}/plot_shrinkage.log",
+    benchmark:
+        "benchmarks/{dataset}/plot_shrinkage.tsv"
+    script:
+        "../scripts/plot_shrinkage.py"

@@ -1,0 +1,15 @@
+rule fit:
+    input:
+        data="results/{dataset}/data/prepared.csv",
+        source=get_source_csv,
+    output:
+        "results/{dataset}/fits/{strategy}.nc",
+    params:
+        settings=get_fit_settings,
+    threads: get_fit_threads
+    log:
+        "logs/{dataset}/fit/{strategy}.log",
+    benchmark:
+        "benchmarks/{dataset}/fit/{strategy}.tsv"
+    script:
+        "../scripts/fit.py"

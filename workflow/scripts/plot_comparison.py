@@ -1,0 +1,9 @@
+from pooling.logs import logged
+
+with logged(snakemake.log[0]):
+    import pandas as pd
+    from pooling import figures
+    from pooling.compare import load_fits
+
+    figures.forest(load_fits(snakemake.input.fits), snakemake.output.forest)
+    figures.loo_comparison(pd.read_csv(snakemake.input.loo, index_col=0), snakemake.output.loo)

@@ -1,0 +1,160 @@
+"""From a user's CSV to the checked table every fit reads, and back into arrays.
+
+The prepared CSV has fixed column names so that nothing downstream depends on the
+user's: `group` (label), `y`, optional `se`, and one `x:<name>` per predictor.
+Rows keep the order of the source file, which LOO relies on.
+"""
+
+import csv
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+log = logging.getLogger(__name__)
+PREDICTOR_PREFIX = "x:"
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_csv(path, group):
+    try:
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; check the dataset's `path` in the config") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the file ({error}); it must be a UTF-8 CSV") from None
+    if not header:
+        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears twice in the header; rename one")
+        seen.add(name)
+    table = pd.read_csv(path, dtype={group: str} if group else None, keep_default_na=True)
+    if table.empty:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    return table
+
+
+def _require_columns(table, path, columns):
+    for key, name in columns:
+        if name not in table.columns:
+            raise DataError(
+                f"{path}: column {name!r} (config `{key}`) not found; "
+                f"the file has columns {', '.join(map(repr, table.columns))}"
+            )
+
+
+def _numeric(table, path, name, key):
+    values = pd.to_numeric(table[name], errors="coerce")
+    bad = values.isna() & table[name].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: column {name!r} (config `{key}`) has {int(bad.sum())} non-numeric "
+            f"value(s), first {table[name].iloc[row]!r} on line {row + 2}; fix or remove them"
+        )
+    finite = np.isfinite(values.to_numpy(dtype=float))
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise DataError(
+            f"{path}: column {name!r} (config `{key}`) has {int((~finite).sum())} missing or "
+            f"infinite value(s), first on line {row + 2}; drop or impute those rows"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def prepare(path, response, group=None, se=None, predictors=()):
+    """Check the source CSV against the dataset's config and return the prepared table."""
+    table = _read_csv(path, group)
+    columns = [("response", response)]
+    columns += [("group", group)] if group else []
+    columns += [("se", se)] if se else []
+    columns += [("predictors", name) for name in predictors]
+    _require_columns(table, path, columns)
+
+    prepared = pd.DataFrame(index=range(len(table)))
+    if group:
+        labels = table[group]
+        empty = labels.isna() | (labels.str.strip() == "")
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise DataError(
+                f"{path}: column {group!r} (config `group`) has {int(empty.sum())} empty "
+                f"label(s), first on line {row + 2}; give every row a group"
+            )
+        prepared["group"] = labels.str.strip().to_numpy()
+    else:
+        prepared["group"] = [str(i + 1) for i in range(len(table))]
+    prepared["y"] = _numeric(table, path, response, "response")
+    if se:
+        values = _numeric(table, path, se, "se")
+        if (values <= 0).any():
+            row = int(np.flatnonzero(values <= 0)[0])
+            raise DataError(
+                f"{path}: column {se!r} (config `se`) must be > 0 (known standard errors), "
+                f"found {values[row]:g} on line {row + 2}"
+            )
+        prepared["se"] = values
+    for name in predictors:
+        values = _numeric(table, path, name, "predictors")
+        if np.ptp(values) == 0:
+            raise DataError(
+                f"{path}: predictor {name!r} has the same value {values[0]:g} in every row, "
+                f"so its coefficient cannot be estimated; remove it from `predictors`"
+            )
+        prepared[PREDICTOR_PREFIX + name] = values
+    sizes = prepared.groupby("group", sort=False).size()
+    if (sizes == 1).any() and group:
+        log.warning(
+            "%s: %d of %d groups have a single observation; their no-pooling estimates "
+            "rest on one value each", path, int((sizes == 1).sum()), len(sizes),
+        )
+    log.info("%s: %d rows, %d groups", path, len(prepared), len(sizes))
+    return prepared
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The arrays a model needs, with the labels that become coords."""
+
+    y: np.ndarray
+    group: np.ndarray  # index into group_labels, one per row
+    group_labels: list
+    se: np.ndarray | None
+    X: np.ndarray | None
+    predictor_names: list
+
+    @property
+    def n_groups(self):
+        return len(self.group_labels)
+
+    @property
+    def group_sizes(self):
+        return np.bincount(self.group, minlength=self.n_groups)
+
+
+def load_prepared(path):
+    table = pd.read_csv(path, dtype={"group": str})
+    codes, labels = pd.factorize(table["group"], sort=False)
+    names = [c[len(PREDICTOR_PREFIX):] for c in table.columns if c.startswith(PREDICTOR_PREFIX)]
+    return Prepared(
+        y=table["y"].to_numpy(dtype=float),
+        group=codes.astype(np.int32),
+        group_labels=[str(label) for label in labels],
+        se=table["se"].to_numpy(dtype=float) if "se" in table else None,
+        X=table[[PREDICTOR_PREFIX + n for n in names]].to_numpy(dtype=float) if names else None,
+        predictor_names=names,
+    )

@@ -1,0 +1,81 @@
+"""Figures a reader of the analysis looks at, all drawn by ArviZ where it has a plot."""
+
+import arviz as az
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HYPER = ("mu", "tau", "sigma", "beta", "gamma")
+LABELS = {
+    "no_pooling": "no pooling",
+    "complete_pooling": "complete pooling",
+    "partial_pooling": "partial pooling",
+}
+
+
+def _save(fig, out):
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _figure(axes):
+    return np.ravel(axes)[0].get_figure()
+
+
+def forest(fits, out):
+    """theta of every fitted strategy side by side, one row per group."""
+    n_groups = next(iter(fits.values())).posterior.sizes["group"]
+    axes = az.plot_forest(
+        list(fits.values()), model_names=[LABELS[s] for s in fits], var_names=["theta"],
+        combined=True, hdi_prob=0.9, figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
+    )
+    axes[0].set_title("Group means (theta), 90% HDI")
+    _save(_figure(axes), out)
+
+
+def shrinkage(no_pooling, partial_pooling, out):
+    """No-pooling vs partial-pooling group means against group size: small groups
+    move furthest towards the population mean."""
+    sizes = partial_pooling.constant_data["group_size"].values
+    separate = no_pooling.posterior["theta"].mean(("chain", "draw")).values
+    pooled = partial_pooling.posterior["theta"].mean(("chain", "draw")).values
+    mu = float(partial_pooling.posterior["mu"].mean())
+    jitter = 1 + 0.04 * (np.arange(len(sizes)) % 5 - 2)
+    x = sizes * jitter
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.vlines(x, separate, pooled, color="0.7", lw=0.8, zorder=1)
+    ax.scatter(x, separate, s=18, color="C0", label="no pooling", zorder=2)
+    ax.scatter(x, pooled, s=18, color="C1", label="partial pooling", zorder=3)
+    ax.axhline(mu, color="C3", ls="--", lw=1, label=f"population mean mu = {mu:.3g}")
+    if sizes.max() > 2 * max(sizes.min(), 1):
+        ax.set_xscale("log")
+    ax.set_xlabel("observations in group")
+    ax.set_ylabel("posterior mean of theta")
+    ax.set_title("Shrinkage towards the population mean")
+    ax.legend(frameon=False)
+    _save(fig, out)
+
+
+def posterior_predictive(idata, out, title):
+    axes = az.plot_ppc(idata, num_pp_samples=100, random_seed=0, figsize=(7, 4))
+    _figure(axes).suptitle(f"Posterior predictive check: {title}")
+    _save(_figure(axes), out)
+
+
+def rank_trace(idata, out, title):
+    """Trace and rank plots of the population-level parameters and theta."""
+    names = [v for v in (*HYPER, "theta") if v in idata.posterior]
+    axes = az.plot_trace(idata, var_names=names, kind="rank_bars", compact=True)
+    fig = _figure(axes)
+    fig.suptitle(f"Trace and rank plots: {title}")
+    fig.tight_layout()
+    _save(fig, out)
+
+
+def loo_comparison(table, out):
+    axes = az.plot_compare(table, insample_dev=False, figsize=(7, 1 + 0.6 * len(table)))
+    ax = np.ravel(axes)[0]
+    ax.set_title("PSIS-LOO comparison (higher elpd is better)")
+    _save(ax.get_figure(), out)

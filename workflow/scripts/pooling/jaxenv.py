@@ -1,0 +1,24 @@
+"""Size JAX to the Snakemake job before JAX starts (XLA reads its flags only once)."""
+
+import os
+import sys
+
+
+def configure_jax(chains, threads):
+    """One host device per chain so numpyro runs chains in parallel in one compiled
+    program (fewer devices make it fall back to slow sequential chains), and
+    single-threaded XLA kernels so a job uses about `threads` cores, not all of them.
+
+    The device count does not depend on `threads`, so draws are identical whatever
+    `--cores` a run gets.
+    """
+    if "jax" in sys.modules:
+        raise RuntimeError("configure_jax must run before jax is imported")
+    flags = [
+        f"--xla_force_host_platform_device_count={int(chains)}",
+        "--xla_cpu_multi_thread_eigen=false",
+        f"intra_op_parallelism_threads={max(1, int(threads))}",
+    ]
+    os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    os.environ["OMP_NUM_THREADS"] = str(max(1, int(threads)))

@@ -1,0 +1,173 @@
+"""Prior strings in the brms spirit ("normal(0, 10)") and the data-scaled defaults.
+
+Parsing needs no JAX, so the Snakefile checks every prior before any job starts.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import PriorError
+
+# family -> (numpyro class name, argument names, arguments that must be > 0, support is positive)
+FAMILIES = {
+    "normal": ("Normal", ("loc", "scale"), ("scale",), False),
+    "student_t": ("StudentT", ("df", "loc", "scale"), ("df", "scale"), False),
+    "cauchy": ("Cauchy", ("loc", "scale"), ("scale",), False),
+    "halfnormal": ("HalfNormal", ("scale",), ("scale",), True),
+    "halfcauchy": ("HalfCauchy", ("scale",), ("scale",), True),
+    "halfstudent_t": ("HalfStudentT", ("df", "scale"), ("df", "scale"), True),
+    "exponential": ("Exponential", ("rate",), ("rate",), True),
+    "lognormal": ("LogNormal", ("loc", "scale"), ("scale",), True),
+    "uniform": ("Uniform", ("low", "high"), (), False),
+}
+
+# Parameters that live on (0, inf): their prior must not put mass below zero.
+POSITIVE = ("tau", "sigma")
+# Which prior each strategy samples (theta is no pooling's independent group prior).
+PARAMETERS = {
+    "no_pooling": ("theta", "sigma", "beta"),
+    "complete_pooling": ("mu", "sigma", "beta"),
+    "partial_pooling": ("mu", "tau", "sigma", "beta"),
+}
+KNOWN = ("mu", "tau", "sigma", "beta", "theta")
+
+_PATTERN = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Prior:
+    family: str
+    args: tuple
+
+    def __str__(self):
+        return f"{self.family}({', '.join(_fmt(a) for a in self.args)})"
+
+    @property
+    def positive(self):
+        return FAMILIES[self.family][3] or (self.family == "uniform" and self.args[0] >= 0)
+
+    def to_numpyro(self):
+        import numpyro.distributions as dist
+
+        cls, names, _, _ = FAMILIES[self.family]
+        return getattr(dist, cls)(*(float(a) for a in self.args))
+
+
+def stacked(priors):
+    """One batched numpyro distribution from same-family priors (one per predictor)."""
+    import numpy as np
+    import numpyro.distributions as dist
+
+    families = {p.family for p in priors}
+    assert len(families) == 1, f"predictor priors must share a family, got {families}"
+    columns = np.array([p.args for p in priors], dtype=np.float32).T
+    return getattr(dist, FAMILIES[priors[0].family][0])(*columns)
+
+
+def _fmt(value):
+    return f"{value:.4g}"
+
+
+def parse_prior(text, where, parameter=None):
+    """Parse `text`; `where` names the config key in every error message."""
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise PriorError(
+            f"{where}: cannot parse prior {text!r}; write it as family(arguments), "
+            f"e.g. 'normal(0, 10)'"
+        )
+    family, body = match.groups()
+    if family not in FAMILIES:
+        raise PriorError(
+            f"{where}: unknown prior family {family!r}; use one of {', '.join(FAMILIES)}"
+        )
+    _, names, must_be_positive, _ = FAMILIES[family]
+    try:
+        args = tuple(float(a) for a in body.split(",")) if body.strip() else ()
+    except ValueError:
+        raise PriorError(
+            f"{where}: arguments of {text!r} must be numbers, e.g. '{family}({', '.join(names)})'"
+        ) from None
+    if len(args) != len(names) or not all(math.isfinite(a) for a in args):
+        raise PriorError(
+            f"{where}: {family} takes {len(names)} finite number(s) "
+            f"({', '.join(names)}), got {text!r}"
+        )
+    for name, value in zip(names, args):
+        if name in must_be_positive and value <= 0:
+            raise PriorError(f"{where}: {family} needs {name} > 0, got {_fmt(value)} in {text!r}")
+    if family == "uniform" and args[0] >= args[1]:
+        raise PriorError(f"{where}: uniform needs low < high, got {text!r}")
+    prior = Prior(family, args)
+    if parameter in POSITIVE and not prior.positive:
+        raise PriorError(
+            f"{where}: {parameter} is a standard deviation, so its prior needs positive "
+            f"support; use e.g. halfnormal, halfcauchy, halfstudent_t, exponential, "
+            f"lognormal or uniform(0, upper), not {text!r}"
+        )
+    return prior
+
+
+def check_overrides(overrides, where):
+    """Parse every user prior so that a typo stops the run before any job starts."""
+    for name, text in overrides.items():
+        if name not in KNOWN:
+            raise PriorError(
+                f"{where}.{name}: unknown parameter; priors can be set for {', '.join(KNOWN)}"
+            )
+        parse_prior(text, f"{where}.{name}", name)
+
+
+def relevant_overrides(strategy, overrides):
+    """The user priors a strategy's fit reads, so other priors do not trigger its rerun."""
+    used = set(PARAMETERS[strategy]) | ({"mu"} if strategy == "no_pooling" else set())
+    return {name: text for name, text in overrides.items() if name in used}
+
+
+def default_priors(y, X=None, predictor_names=()):
+    """Weakly-informative priors scaled to the data, after rstanarm's autoscaling.
+
+    With s = sd(y) (1 if y has no spread): mu and every no-pooling theta ~
+    normal(mean(y), 2.5 s); tau and sigma ~ exponential(1 / s); each predictor's
+    beta ~ normal(0, 2.5 s / sd(x)).
+    """
+    import numpy as np
+
+    y = np.asarray(y, dtype=float)
+    spread = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
+    scale = spread if spread > 0 else 1.0
+    location = Prior("normal", (float(np.mean(y)), 2.5 * scale))
+    priors = {
+        "mu": location,
+        "theta": location,
+        "tau": Prior("exponential", (1.0 / scale,)),
+        "sigma": Prior("exponential", (1.0 / scale,)),
+    }
+    for k, name in enumerate(predictor_names):
+        x_spread = float(np.std(X[:, k], ddof=1)) if X.shape[0] > 1 else 0.0
+        priors[f"beta[{name}]"] = Prior("normal", (0.0, 2.5 * scale / (x_spread or 1.0)))
+    return priors
+
+
+def resolve_priors(strategy, overrides, y, X=None, predictor_names=(), has_se=False):
+    """The prior of every parameter the strategy samples, as {name: (Prior, source)}.
+
+    A user's `beta` prior applies to every predictor; `theta` falls back to the
+    user's `mu` prior, since both describe a group mean.
+    """
+    defaults = default_priors(y, X, predictor_names)
+    user = {name: parse_prior(text, f"priors.{name}", name) for name, text in overrides.items()}
+    if "theta" not in user and "mu" in user:
+        user["theta"] = user["mu"]
+    resolved = {}
+    for name in PARAMETERS[strategy]:
+        if name == "sigma" and has_se:
+            continue
+        if name == "beta":
+            for pred in predictor_names:
+                key = f"beta[{pred}]"
+                resolved[key] = (user["beta"], "user") if "beta" in user else (defaults[key], "default")
+            continue
+        resolved[name] = (user[name], "user") if name in user else (defaults[name], "default")
+    return resolved
