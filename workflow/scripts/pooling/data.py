@@ -117,7 +117,7 @@ def prepare(path, response, group=None, se=None, predictors=()):
             )
         prepared[PREDICTOR_PREFIX + name] = values
     sizes = prepared.groupby("group", sort=False).size()
-    if (sizes == 1).any() and group:
+    if (sizes == 1).any() and group and not se:
         log.warning(
             "%s: %d of %d groups have a single observation; their no-pooling estimates "
             "rest on one value each", path, int((sizes == 1).sum()), len(sizes),

@@ -32,6 +32,11 @@ def forest(fits, out):
         combined=True, hdi_prob=0.9, figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
     )
     axes[0].set_title("Group means (theta), 90% HDI")
+    legend = axes[0].get_legend()
+    if legend is not None:
+        labels = [text.get_text() for text in legend.get_texts()]
+        axes[0].legend(legend.legend_handles, labels, loc="upper left",
+                       bbox_to_anchor=(1.01, 1), frameon=False)
     _save(_figure(axes), out)
 
 

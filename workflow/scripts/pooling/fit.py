@@ -35,7 +35,7 @@ def sample(data, strategy, settings):
         strategy, settings.get("priors", {}), data.y, data.X, data.predictor_names,
         has_se=data.se is not None,
     )
-    spec = build_spec(data.n_groups, priors, settings["parameterization"])
+    spec = build_spec(data.n_groups, priors, settings.get("parameterization", "noncentered"))
     model = MODELS[strategy]
     args = (spec, *model_arrays(data))
     y = np.asarray(data.y, dtype=np.float32)

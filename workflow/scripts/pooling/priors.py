@@ -9,18 +9,30 @@ from dataclasses import dataclass
 
 from .errors import PriorError
 
-# family -> (numpyro class name, argument names, arguments that must be > 0, support is positive)
+# family -> (argument names, arguments that must be > 0, support is positive)
 FAMILIES = {
-    "normal": ("Normal", ("loc", "scale"), ("scale",), False),
-    "student_t": ("StudentT", ("df", "loc", "scale"), ("df", "scale"), False),
-    "cauchy": ("Cauchy", ("loc", "scale"), ("scale",), False),
-    "halfnormal": ("HalfNormal", ("scale",), ("scale",), True),
-    "halfcauchy": ("HalfCauchy", ("scale",), ("scale",), True),
-    "halfstudent_t": ("HalfStudentT", ("df", "scale"), ("df", "scale"), True),
-    "exponential": ("Exponential", ("rate",), ("rate",), True),
-    "lognormal": ("LogNormal", ("loc", "scale"), ("scale",), True),
-    "uniform": ("Uniform", ("low", "high"), (), False),
+    "normal": (("loc", "scale"), ("scale",), False),
+    "student_t": (("df", "loc", "scale"), ("df", "scale"), False),
+    "cauchy": (("loc", "scale"), ("scale",), False),
+    "halfnormal": (("scale",), ("scale",), True),
+    "halfcauchy": (("scale",), ("scale",), True),
+    "halfstudent_t": (("df", "scale"), ("df", "scale"), True),
+    "exponential": (("rate",), ("rate",), True),
+    "lognormal": (("loc", "scale"), ("scale",), True),
+    "uniform": (("low", "high"), (), False),
 }
+
+
+def _numpyro_family(family):
+    """The numpyro constructor of a family, taking FAMILIES' arguments in order."""
+    import numpyro.distributions as dist
+
+    if family == "halfstudent_t":
+        return lambda df, scale: dist.FoldedDistribution(dist.StudentT(df, 0.0, scale))
+    names = {"student_t": "StudentT", "halfnormal": "HalfNormal", "halfcauchy": "HalfCauchy",
+             "lognormal": "LogNormal"}
+    return getattr(dist, names.get(family, family.capitalize()))
+
 
 # Parameters that live on (0, inf): their prior must not put mass below zero.
 POSITIVE = ("tau", "sigma")
@@ -45,24 +57,20 @@ class Prior:
 
     @property
     def positive(self):
-        return FAMILIES[self.family][3] or (self.family == "uniform" and self.args[0] >= 0)
+        return FAMILIES[self.family][2] or (self.family == "uniform" and self.args[0] >= 0)
 
     def to_numpyro(self):
-        import numpyro.distributions as dist
-
-        cls, names, _, _ = FAMILIES[self.family]
-        return getattr(dist, cls)(*(float(a) for a in self.args))
+        return _numpyro_family(self.family)(*(float(a) for a in self.args))
 
 
 def stacked(priors):
     """One batched numpyro distribution from same-family priors (one per predictor)."""
     import numpy as np
-    import numpyro.distributions as dist
 
     families = {p.family for p in priors}
     assert len(families) == 1, f"predictor priors must share a family, got {families}"
     columns = np.array([p.args for p in priors], dtype=np.float32).T
-    return getattr(dist, FAMILIES[priors[0].family][0])(*columns)
+    return _numpyro_family(priors[0].family)(*columns)
 
 
 def _fmt(value):
@@ -82,7 +90,7 @@ def parse_prior(text, where, parameter=None):
         raise PriorError(
             f"{where}: unknown prior family {family!r}; use one of {', '.join(FAMILIES)}"
         )
-    _, names, must_be_positive, _ = FAMILIES[family]
+    names, must_be_positive, _ = FAMILIES[family]
     try:
         args = tuple(float(a) for a in body.split(",")) if body.strip() else ()
     except ValueError:

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+from numpyro import handlers
+
+from pooling.data import load_prepared, prepare
+from pooling.fit import model_arrays, sample
+from pooling.models import MODELS, build_spec
+from pooling.priors import resolve_priors
+
+from conftest import ROOT
+
+SETTINGS = dict(chains=4, warmup=500, draws=1000, target_accept=0.9, seed=3,
+                max_tree_depth=10, parameterization="noncentered", priors={})
+
+
+@pytest.fixture(scope="module")
+def radon_like(tmp_path_factory):
+    """Three groups of unequal size, one predictor, rows interleaved across groups."""
+    rng = np.random.default_rng(0)
+    groups = np.array(list("abcabcaab"))
+    floor = np.array([0, 1, 0, 1, 1, 0, 0, 1, 0.0])
+    y = rng.normal(size=9) + floor
+    path = tmp_path_factory.mktemp("data") / "prepared.csv"
+    source = path.with_name("source.csv")
+    source.write_text("g,y,floor\n" + "".join(f"{g},{v},{f}\n" for g, v, f in zip(groups, y, floor)))
+    prepare(str(source), "y", group="g", predictors=["floor"]).to_csv(path, index=False)
+    return load_prepared(path)
+
+
+def trace(strategy, data, parameterization="noncentered"):
+    priors = resolve_priors(strategy, {}, data.y, data.X, data.predictor_names, data.se is not None)
+    spec = build_spec(data.n_groups, priors, parameterization)
+    model = handlers.seed(MODELS[strategy], rng_seed=0)
+    return handlers.trace(model).get_trace(spec, *model_arrays(data), y=data.y)
+
+
+@pytest.mark.parametrize("strategy", MODELS)
+def test_one_observed_site_y_in_row_order_and_common_names(strategy, radon_like):
+    sites = trace(strategy, radon_like)
+    observed = [name for name, site in sites.items() if site["type"] == "sample" and site["is_observed"]]
+    assert observed == ["y"]
+    np.testing.assert_allclose(sites["y"]["value"], radon_like.y, rtol=1e-6)
+    assert sites["y"]["fn"].batch_shape == (9,)
+    assert sites["theta"]["value"].shape == (3,)
+    assert sites["beta"]["value"].shape == (1,)
+    assert sites["sigma"]["value"].shape == ()
+
+
+def test_strategies_differ_exactly_in_what_they_share(radon_like):
+    no = trace("no_pooling", radon_like)
+    complete = trace("complete_pooling", radon_like)
+    partial = trace("partial_pooling", radon_like)
+    assert "mu" not in no and "tau" not in no and no["theta"]["type"] == "sample"
+    assert "tau" not in complete and complete["theta"]["type"] == "deterministic"
+    np.testing.assert_array_equal(complete["theta"]["value"], np.repeat(complete["mu"]["value"], 3))
+    assert partial["theta"]["type"] == "deterministic" and partial["theta_z"]["type"] == "sample"
+    np.testing.assert_allclose(
+        partial["theta"]["value"],
+        partial["mu"]["value"] + partial["tau"]["value"] * partial["theta_z"]["value"], rtol=1e-6,
+    )
+    centered = trace("partial_pooling", radon_like, "centered")
+    assert centered["theta"]["type"] == "sample" and "theta_z" not in centered
+
+
+@pytest.fixture(scope="module")
+def eight_schools(tmp_path_factory):
+    path = tmp_path_factory.mktemp("eight") / "prepared.csv"
+    prepare(str(ROOT / "resources" / "eight_schools.csv"), "y", "school", "se").to_csv(path, index=False)
+    return load_prepared(path)
+
+
+def test_known_standard_errors_replace_sigma(eight_schools):
+    for strategy in MODELS:
+        sites = trace(strategy, eight_schools)
+        assert "sigma" not in sites
+        np.testing.assert_allclose(sites["y"]["fn"].scale, eight_schools.se)
+
+
+def conjugate_normal(prior_mean, prior_sd, y, se):
+    """Exact posterior of a normal mean with a normal prior and known standard errors."""
+    precision = 1 / prior_sd**2 + np.sum(1 / se**2, axis=-1)
+    mean = (prior_mean / prior_sd**2 + np.sum(y / se**2, axis=-1)) / precision
+    return mean, 1 / np.sqrt(precision)
+
+
+@pytest.mark.parametrize("strategy", ["complete_pooling", "no_pooling"])
+def test_nuts_matches_the_exact_conjugate_posterior(strategy, eight_schools):
+    """With known se and a normal prior these posteriors are normal in closed form.
+    Tolerances: 0.5 on the mean is about 5 Monte Carlo standard errors (sd ~4-9 over
+    >1000 effective draws); 6% on the sd is about 3 of its Monte Carlo errors."""
+    idata, priors = sample(eight_schools, strategy, SETTINGS)
+    prior = priors["mu" if strategy == "complete_pooling" else "theta"][0]
+    y, se = eight_schools.y, eight_schools.se
+    if strategy == "complete_pooling":
+        mean, sd = conjugate_normal(*prior.args, y, se)
+        mean, sd = np.full(8, mean), np.full(8, sd)
+    else:
+        mean, sd = conjugate_normal(*prior.args, y[:, None], se[:, None])
+    theta = idata.posterior["theta"]
+    np.testing.assert_allclose(theta.mean(("chain", "draw")), mean, atol=0.5)
+    np.testing.assert_allclose(theta.std(("chain", "draw")), sd, rtol=0.06)
+
+
+def test_inference_data_has_every_group_and_the_real_labels(radon_like):
+    idata, _ = sample(radon_like, "partial_pooling", {**SETTINGS, "warmup": 200, "draws": 100})
+    assert set(idata.groups()) == {
+        "posterior", "sample_stats", "log_likelihood", "posterior_predictive", "prior",
+        "prior_predictive", "observed_data", "constant_data",
+    }
+    assert idata.posterior["theta"].dims == ("chain", "draw", "group")
+    assert idata.posterior["group"].values.tolist() == ["a", "b", "c"]
+    assert idata.posterior["beta"].dims == ("chain", "draw", "predictor")
+    assert idata.posterior["predictor"].values.tolist() == ["floor"]
+    assert idata.log_likelihood["y"].shape == (4, 100, 9)
+    assert idata.posterior_predictive["y"].dims == ("chain", "draw", "obs")
+    np.testing.assert_allclose(idata.observed_data["y"], radon_like.y, rtol=1e-6)
+    assert idata.constant_data["group_size"].values.tolist() == [4, 3, 2]
+    assert {"diverging", "energy", "tree_depth"} <= set(idata.sample_stats.data_vars)

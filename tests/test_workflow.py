@@ -1,0 +1,145 @@
+"""The whole workflow, run as a user runs it, on the shipped config with small sampler settings."""
+
+import json
+import zipfile
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+from pooling.data import sha256
+
+from conftest import copy_workflow
+from helpers import planned_outputs, read_config, snakemake, write_config
+
+SMALL = {"chains": 2, "warmup": 300, "draws": 300}
+STRATEGIES = ["no_pooling", "complete_pooling", "partial_pooling"]
+GROUPS = {"posterior", "sample_stats", "log_likelihood", "posterior_predictive",
+          "prior", "prior_predictive", "observed_data", "constant_data"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("run"))
+    config = read_config(workdir)
+    config.update(SMALL)
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def fit(run, dataset, strategy):
+    return az.from_netcdf(run / "results" / dataset / "fits" / f"{strategy}.nc")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fits_carry_every_group_real_labels_and_provenance(run, strategy):
+    idata = fit(run, "eight_schools", strategy)
+    assert set(idata.groups()) == GROUPS
+    assert idata.posterior.sizes == {"chain": 2, "draw": 300, "group": 8}
+    assert idata.posterior["group"].values.tolist() == list("ABCDEFGH")
+    expected = {"no_pooling": {"theta"}, "complete_pooling": {"mu", "theta"},
+                "partial_pooling": {"mu", "tau", "theta", "theta_z"}}[strategy]
+    assert set(idata.posterior.data_vars) == expected  # known se: no sigma
+    np.testing.assert_array_equal(idata.observed_data["y"], [28, 8, -3, 7, -1, 1, 18, 12])
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
+    attrs = idata.attrs
+    assert attrs["strategy"] == strategy and attrs["dataset"] == "eight_schools"
+    assert attrs["data_sha256"] == sha256(run / "resources" / "eight_schools.csv")
+    assert json.loads(attrs["fit_config"])["draws"] == 300
+    assert int(attrs["seed"]) == 1
+    assert json.loads(attrs["package_versions"])["numpyro"] == "0.22.0"
+    assert json.loads(attrs["priors"])  # every fit records its resolved priors
+
+
+def test_seed_example_makes_each_row_a_group_with_sigma(run):
+    idata = fit(run, "seed", "no_pooling")
+    assert idata.posterior["group"].values.tolist() == ["1", "2", "3", "4", "5"]
+    assert "sigma" in idata.posterior
+
+
+def test_simulated_data_come_from_the_configured_truth(run):
+    truth = json.loads((run / "results/simulated/simulated/truth.json").read_text())
+    design = read_config(run)["datasets"]["simulated"]["simulate"]
+    assert (truth["mu"], truth["tau"], truth["sigma"]) == (design["mu"], design["tau"], design["sigma"])
+    assert list(truth["group_sizes"].values()) == design["group_sizes"]
+    posterior = fit(run, "simulated", "partial_pooling").posterior
+    assert posterior["group"].values.tolist() == list(truth["theta"])
+    for name in ("mu", "sigma"):  # 99% central intervals cover the truth
+        low, high = np.quantile(posterior[name].values, [0.005, 0.995])
+        assert low < truth[name] < high, name
+
+
+def test_loo_table_compares_all_strategies(run):
+    table = pd.read_csv(run / "results/eight_schools/loo_compare.csv", index_col=0)
+    assert sorted(table.index) == sorted(STRATEGIES)
+    assert {"rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "warning",
+            "n_pareto_k_high"} <= set(table.columns)
+    assert table["rank"].tolist() == [0, 1, 2]
+    assert table["elpd_diff"].iloc[0] == 0 and (table["elpd_diff"].diff().dropna() >= 0).all()
+    assert table["weight"].sum() == pytest.approx(1)
+    # No pooling trusts each school's single noisy estimate: it predicts worst.
+    assert table.index[-1] == "no_pooling"
+    loos = {s: az.loo(fit(run, "eight_schools", s)) for s in STRATEGIES}
+    for strategy, loo in loos.items():
+        assert table.loc[strategy, "elpd_loo"] == pytest.approx(loo.elpd_loo, rel=1e-6)
+        assert table.loc[strategy, "n_pareto_k_high"] == int((loo.pareto_k > loo.good_k).sum())
+
+
+def test_diagnostics_flag_each_gate(run):
+    table = pd.read_csv(run / "results/eight_schools/diagnostics/partial_pooling.csv", index_col=0)
+    assert table.index.tolist() == ["mu", "tau"] + [f"theta[{s}]" for s in "ABCDEFGH"]
+    assert (table["rhat_ok"] == (table["r_hat"] < 1.01)).all()
+    assert (table["ess_bulk_ok"] == (table["ess_bulk"] > 400)).all()
+    divergences = int(fit(run, "eight_schools", "partial_pooling").sample_stats["diverging"].sum())
+    assert (table["divergences"] == divergences).all()
+    gates = [c for c in table.columns if c.endswith("_ok")]
+    assert (table["passed"] == table[gates].all(axis=1)).all()
+    # 2 x 300 draws cannot reach a tail ESS of 400 for every theta: the gate must say so.
+    assert not table["passed"].all()
+
+
+def test_priors_table_lists_each_fits_resolved_priors(run):
+    table = pd.read_csv(run / "results/eight_schools/priors.csv")
+    partial = table[table["strategy"] == "partial_pooling"].set_index("parameter")
+    assert partial.index.tolist() == ["mu", "tau"]
+    assert partial.loc["mu", "prior"].startswith("normal(8.75, ")
+    assert set(table["source"]) == {"default"}
+
+
+def test_second_dry_run_has_nothing_to_do(run):
+    result = snakemake(run, "-n", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_datasets_draws_reruns_only_that_dataset(run):
+    config = read_config(run)
+    config["datasets"]["eight_schools"]["draws"] = 200
+    write_config(run, config)
+    try:
+        planned = planned_outputs(snakemake(run, "-n", "--cores", "2").stdout)
+    finally:
+        config["datasets"]["eight_schools"].pop("draws")
+        write_config(run, config)
+    assert planned, "changing draws must rerun something"
+    assert all(path.startswith("results/eight_schools/") for path in planned), planned
+    for strategy in STRATEGIES:
+        assert f"results/eight_schools/fits/{strategy}.nc" in planned
+        assert f"results/eight_schools/diagnostics/{strategy}.csv" in planned
+    assert "results/eight_schools/loo_compare.csv" in planned
+    assert "results/eight_schools/data/prepared.csv" not in planned
+
+
+def test_report_archive_holds_every_figure_and_table(run):
+    snakemake(run, "--report", "results/report.zip")
+    with zipfile.ZipFile(run / "results/report.zip") as archive:
+        names = [name.rsplit("/", 1)[-1] for name in archive.namelist()]
+        html = archive.read("report/report.html").decode()
+    for item in ("forest.png", "shrinkage.png", "loo_compare.png", "loo_compare.csv",
+                 "priors.csv", "ppc_partial_pooling.png", "trace_no_pooling.png",
+                 "complete_pooling.csv"):
+        assert names.count(item) == 3, item  # one per dataset
+    assert names.count("truth.json") == 1
+    for dataset in ("seed", "eight_schools", "simulated"):
+        assert f"Shrinkage in {dataset}:" in html  # captions rendered per dataset
