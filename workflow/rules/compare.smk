@@ -20,5 +20,7 @@ rule compare:
         "logs/{dataset}/compare.log",
     benchmark:
         "benchmarks/{dataset}/compare.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/compare.py"

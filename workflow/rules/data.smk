@@ -12,6 +12,10 @@ rule simulate_dataset:
         design=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
     log:
         "logs/{dataset}/simulate_dataset.log",
+    benchmark:
+        "benchmarks/{dataset}/simulate_dataset.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/simulate_dataset.py"
 
@@ -25,5 +29,9 @@ rule prepare_data:
         columns=get_columns,
     log:
         "logs/{dataset}/prepare_data.log",
+    benchmark:
+        "benchmarks/{dataset}/prepare_data.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/prepare_data.py"

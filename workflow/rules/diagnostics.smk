@@ -13,5 +13,7 @@ rule diagnose:
         "logs/{dataset}/diagnose/{strategy}.log",
     benchmark:
         "benchmarks/{dataset}/diagnose/{strategy}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/diagnose.py"

@@ -20,6 +20,8 @@ rule plot_fit:
         "logs/{dataset}/plot_fit/{strategy}.log",
     benchmark:
         "benchmarks/{dataset}/plot_fit/{strategy}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/plot_fit.py"
 
@@ -47,6 +49,8 @@ rule plot_comparison:
         "logs/{dataset}/plot_comparison.log",
     benchmark:
         "benchmarks/{dataset}/plot_comparison.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/plot_comparison.py"
 
@@ -67,5 +71,7 @@ rule plot_shrinkage:
         "logs/{dataset}/plot_shrinkage.log",
     benchmark:
         "benchmarks/{dataset}/plot_shrinkage.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/plot_shrinkage.py"

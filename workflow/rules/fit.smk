@@ -11,5 +11,7 @@ rule fit:
         "logs/{dataset}/fit/{strategy}.log",
     benchmark:
         "benchmarks/{dataset}/fit/{strategy}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/fit.py"
