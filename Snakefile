@@ -11,6 +11,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/radon.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/compare.smk"

@@ -13,7 +13,7 @@ from pooling.jaxenv import configure_jax  # noqa: E402
 # Before any test imports JAX: four host devices so four chains run in parallel.
 configure_jax(chains=4, threads=2)
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
 
 
 def copy_workflow(target):
@@ -24,6 +24,7 @@ def copy_workflow(target):
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target / name)
+    shutil.rmtree(target / "resources" / "radon", ignore_errors=True)  # downloaded, git-ignored
     return target
 
 

@@ -53,9 +53,12 @@ def test_prepared_round_trip_codes_groups_in_order_of_appearance(tmp_path):
     ("g,y,s\nA,1,1\nB,2,0\n", {"group": "g", "se": "s"},
      "column 's' (config `se`) must be > 0 (known standard errors), found 0 on line 3"),
     ("g,y,x\nA,1,2\nB,2,2\n", {"group": "g", "predictors": ["x"]},
-     "predictor 'x' has the same value 2 in every row, so its coefficient cannot be estimated; remove it from `predictors`"),
+     "predictors column 'x' has the same value 2 in every row, so its coefficient cannot be estimated; remove it from `predictors`"),
     ("g,y\nA,1\n ,2\n", {"group": "g"},
      "column 'g' (config `group`) has 1 empty label(s), first on line 3; give every row a group"),
+    ("g,y,u\nA,1,0.5\nB,2,0.7\nB,3,0.9\n", {"group": "g", "group_predictors": ["u"]},
+     "group predictor 'u' (config `group_predictors`) varies within group 'B' (from 0.7 to 0.9); "
+     "a group-level predictor needs one value per group, so move it to `predictors` or fix the data"),
     ("g,y,y\nA,1,2\n", {"group": "g"},
      "column 'y' appears twice in the header; rename one"),
     ("", {}, "the file is empty; it needs a header row and data rows"),
@@ -66,6 +69,16 @@ def test_bad_data_gets_one_line_naming_file_and_column(tmp_path, text, kwargs, m
     with pytest.raises(DataError) as error:
         prepare(path, "y", **kwargs)
     assert str(error.value) == f"{path}: {message}"
+
+
+def test_group_predictors_become_one_row_per_group(tmp_path):
+    source = write(tmp_path, "county,y,uranium\nb,1.0,0.2\na,2.0,0.9\nb,3.0,0.2\n")
+    prepared = tmp_path / "prepared.csv"
+    prepare(source, "y", group="county", group_predictors=["uranium"]).to_csv(prepared, index=False)
+    data = load_prepared(prepared)
+    assert data.group_predictor_names == ["uranium"]
+    np.testing.assert_array_equal(data.U, [[0.2], [0.9]])  # groups b, a in order of appearance
+    assert data.X is None
 
 
 def test_missing_file_names_the_config_key(tmp_path):

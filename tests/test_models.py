@@ -15,23 +15,26 @@ SETTINGS = dict(chains=4, warmup=500, draws=1000, target_accept=0.9, seed=3,
 
 @pytest.fixture(scope="module")
 def radon_like(tmp_path_factory):
-    """Three groups of unequal size, one predictor, rows interleaved across groups."""
+    """Three groups of unequal size, one row and one group-level predictor, rows
+    interleaved across groups."""
     rng = np.random.default_rng(0)
     groups = np.array(list("abcabcaab"))
     floor = np.array([0, 1, 0, 1, 1, 0, 0, 1, 0.0])
-    y = rng.normal(size=9) + floor
+    uranium = np.array([{"a": -0.5, "b": 0.1, "c": 0.7}[g] for g in groups])
+    y = rng.normal(size=9) + floor + uranium
     path = tmp_path_factory.mktemp("data") / "prepared.csv"
     source = path.with_name("source.csv")
-    source.write_text("g,y,floor\n" + "".join(f"{g},{v},{f}\n" for g, v, f in zip(groups, y, floor)))
-    prepare(str(source), "y", group="g", predictors=["floor"]).to_csv(path, index=False)
+    source.write_text("g,y,floor,uranium\n" + "".join(
+        f"{g},{v},{f},{u}\n" for g, v, f, u in zip(groups, y, floor, uranium)))
+    prepare(str(source), "y", group="g", predictors=["floor"], group_predictors=["uranium"]).to_csv(path, index=False)
     return load_prepared(path)
 
 
 def trace(strategy, data, parameterization="noncentered"):
-    priors = resolve_priors(strategy, {}, data.y, data.X, data.predictor_names, data.se is not None)
+    priors = resolve_priors(strategy, {}, data)
     spec = build_spec(data.n_groups, priors, parameterization)
     model = handlers.seed(MODELS[strategy], rng_seed=0)
-    return handlers.trace(model).get_trace(spec, *model_arrays(data), y=data.y)
+    return handlers.trace(model).get_trace(spec, *model_arrays(data, strategy), y=data.y)
 
 
 @pytest.mark.parametrize("strategy", MODELS)
@@ -50,13 +53,18 @@ def test_strategies_differ_exactly_in_what_they_share(radon_like):
     no = trace("no_pooling", radon_like)
     complete = trace("complete_pooling", radon_like)
     partial = trace("partial_pooling", radon_like)
+    U = radon_like.U[:, 0]
     assert "mu" not in no and "tau" not in no and no["theta"]["type"] == "sample"
+    assert "gamma" not in no  # a group-level predictor is collinear with no pooling's theta
     assert "tau" not in complete and complete["theta"]["type"] == "deterministic"
-    np.testing.assert_array_equal(complete["theta"]["value"], np.repeat(complete["mu"]["value"], 3))
+    np.testing.assert_allclose(
+        complete["theta"]["value"], complete["mu"]["value"] + U * complete["gamma"]["value"][0], rtol=1e-6)
     assert partial["theta"]["type"] == "deterministic" and partial["theta_z"]["type"] == "sample"
+    assert partial["gamma"]["value"].shape == (1,)
     np.testing.assert_allclose(
         partial["theta"]["value"],
-        partial["mu"]["value"] + partial["tau"]["value"] * partial["theta_z"]["value"], rtol=1e-6,
+        partial["mu"]["value"] + U * partial["gamma"]["value"][0]
+        + partial["tau"]["value"] * partial["theta_z"]["value"], rtol=1e-6,
     )
     centered = trace("partial_pooling", radon_like, "centered")
     assert centered["theta"]["type"] == "sample" and "theta_z" not in centered
@@ -111,6 +119,9 @@ def test_inference_data_has_every_group_and_the_real_labels(radon_like):
     assert idata.posterior["group"].values.tolist() == ["a", "b", "c"]
     assert idata.posterior["beta"].dims == ("chain", "draw", "predictor")
     assert idata.posterior["predictor"].values.tolist() == ["floor"]
+    assert idata.posterior["gamma"].dims == ("chain", "draw", "group_predictor")
+    assert idata.posterior["group_predictor"].values.tolist() == ["uranium"]
+    assert idata.constant_data["U"].dims == ("group", "group_predictor")
     assert idata.log_likelihood["y"].shape == (4, 100, 9)
     assert idata.posterior_predictive["y"].dims == ("chain", "draw", "obs")
     np.testing.assert_allclose(idata.observed_data["y"], radon_like.y, rtol=1e-6)

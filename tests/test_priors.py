@@ -2,6 +2,7 @@ import numpy as np
 import numpyro.distributions as dist
 import pytest
 
+from pooling.data import Prepared
 from pooling.errors import PriorError
 from pooling.priors import (
     FAMILIES, Prior, check_overrides, default_priors, parse_prior, relevant_overrides,
@@ -9,6 +10,11 @@ from pooling.priors import (
 )
 
 EIGHT_Y = np.array([28, 8, -3, 7, -1, 1, 18, 12.0])
+
+
+def data(X=None, names=(), U=None, group_names=(), se=None):
+    return Prepared(y=EIGHT_Y, group=np.arange(8), group_labels=list("ABCDEFGH"), se=se,
+                    X=X, predictor_names=list(names), U=U, group_predictor_names=list(group_names))
 
 
 @pytest.mark.parametrize("text, family, args, cls", [
@@ -64,7 +70,8 @@ def test_unknown_prior_parameter_is_rejected():
 
 def test_defaults_follow_the_stated_autoscaling_rule():
     X = np.column_stack([np.arange(8.0), np.ones(8) * [0, 1, 0, 1, 0, 1, 0, 1]])
-    priors = default_priors(EIGHT_Y, X, ["x", "floor"])
+    U = np.linspace(-1, 3, 8)[:, None]
+    priors = default_priors(data(X, ["x", "floor"], U, ["uranium"]))
     s = EIGHT_Y.std(ddof=1)
     assert priors["mu"] == Prior("normal", (EIGHT_Y.mean(), 2.5 * s))
     assert priors["theta"] == priors["mu"]
@@ -72,18 +79,20 @@ def test_defaults_follow_the_stated_autoscaling_rule():
     assert priors["sigma"] == Prior("exponential", (1 / s,))
     assert priors["beta[x]"] == Prior("normal", (0.0, 2.5 * s / X[:, 0].std(ddof=1)))
     assert priors["beta[floor]"] == Prior("normal", (0.0, 2.5 * s / X[:, 1].std(ddof=1)))
+    assert priors["gamma[uranium]"] == Prior("normal", (0.0, 2.5 * s / U[:, 0].std(ddof=1)))
 
 
 def test_resolution_per_strategy_with_user_overrides():
     X = np.arange(16.0).reshape(8, 2)
+    U = np.arange(8.0)[:, None]
     overrides = {"mu": "normal(0, 5)", "beta": "normal(0, 2.5)"}
-    partial = resolve_priors("partial_pooling", overrides, EIGHT_Y, X, ["a", "b"], has_se=True)
-    assert set(partial) == {"mu", "tau", "beta[a]", "beta[b]"}  # known se: no sigma
+    partial = resolve_priors("partial_pooling", overrides, data(X, ["a", "b"], U, ["u"], se=np.ones(8)))
+    assert set(partial) == {"mu", "tau", "beta[a]", "beta[b]", "gamma[u]"}  # known se: no sigma
     assert partial["mu"] == (Prior("normal", (0, 5)), "user")
     assert partial["tau"][1] == "default"
     assert partial["beta[b]"] == (Prior("normal", (0, 2.5)), "user")
-    separate = resolve_priors("no_pooling", overrides, EIGHT_Y)
-    assert set(separate) == {"theta", "sigma"}
+    separate = resolve_priors("no_pooling", overrides, data(U=U, group_names=["u"]))
+    assert set(separate) == {"theta", "sigma"}  # no gamma: collinear with theta
     assert separate["theta"] == (Prior("normal", (0, 5)), "user")  # falls back to mu's prior
 
 

@@ -72,6 +72,7 @@ def get_columns(wildcards):
         "group": entry.get("group"),
         "se": entry.get("se"),
         "predictors": entry.get("predictors", []),
+        "group_predictors": entry.get("group_predictors", []),
     }
 
 
@@ -128,3 +129,12 @@ def get_dataset_outputs(dataset):
 
 def get_final_outputs():
     return [path for dataset in DATASETS for path in get_dataset_outputs(dataset)]
+
+
+def get_radon_url(wildcards):
+    """One survey file's URL under `radon_source.url` (with or without a final /)."""
+    return config["radon_source"]["url"].rstrip("/") + "/" + wildcards.radon_file
+
+
+def get_radon_sha256(wildcards):
+    return config["radon_source"]["sha256"][wildcards.radon_file]

@@ -1,7 +1,8 @@
 """From a user's CSV to the checked table every fit reads, and back into arrays.
 
 The prepared CSV has fixed column names so that nothing downstream depends on the
-user's: `group` (label), `y`, optional `se`, and one `x:<name>` per predictor.
+user's: `group` (label), `y`, optional `se`, one `x:<name>` per predictor and one
+`u:<name>` per group-level predictor (constant within each group).
 Rows keep the order of the source file, which LOO relies on.
 """
 
@@ -17,6 +18,7 @@ from .errors import DataError
 
 log = logging.getLogger(__name__)
 PREDICTOR_PREFIX = "x:"
+GROUP_PREDICTOR_PREFIX = "u:"
 
 
 def sha256(path):
@@ -76,13 +78,36 @@ def _numeric(table, path, name, key):
     return values.to_numpy(dtype=float)
 
 
-def prepare(path, response, group=None, se=None, predictors=()):
+def _constant_within_groups(path, name, values, groups):
+    spread = pd.Series(values).groupby(groups.to_numpy(), sort=False).agg(["min", "max"])
+    varies = spread[spread["min"] != spread["max"]]
+    if len(varies):
+        label, (low, high) = varies.index[0], varies.iloc[0]
+        raise DataError(
+            f"{path}: group predictor {name!r} (config `group_predictors`) varies within "
+            f"group {label!r} (from {low:g} to {high:g}); a group-level predictor needs one "
+            f"value per group, so move it to `predictors` or fix the data"
+        )
+
+
+def _predictor(path, table, name, key):
+    values = _numeric(table, path, name, key)
+    if np.ptp(values) == 0:
+        raise DataError(
+            f"{path}: {key} column {name!r} has the same value {values[0]:g} in every row, "
+            f"so its coefficient cannot be estimated; remove it from `{key}`"
+        )
+    return values
+
+
+def prepare(path, response, group=None, se=None, predictors=(), group_predictors=()):
     """Check the source CSV against the dataset's config and return the prepared table."""
     table = _read_csv(path, group)
     columns = [("response", response)]
     columns += [("group", group)] if group else []
     columns += [("se", se)] if se else []
     columns += [("predictors", name) for name in predictors]
+    columns += [("group_predictors", name) for name in group_predictors]
     _require_columns(table, path, columns)
 
     prepared = pd.DataFrame(index=range(len(table)))
@@ -109,13 +134,11 @@ def prepare(path, response, group=None, se=None, predictors=()):
             )
         prepared["se"] = values
     for name in predictors:
-        values = _numeric(table, path, name, "predictors")
-        if np.ptp(values) == 0:
-            raise DataError(
-                f"{path}: predictor {name!r} has the same value {values[0]:g} in every row, "
-                f"so its coefficient cannot be estimated; remove it from `predictors`"
-            )
-        prepared[PREDICTOR_PREFIX + name] = values
+        prepared[PREDICTOR_PREFIX + name] = _predictor(path, table, name, "predictors")
+    for name in group_predictors:
+        values = _predictor(path, table, name, "group_predictors")
+        _constant_within_groups(path, name, values, prepared["group"])
+        prepared[GROUP_PREDICTOR_PREFIX + name] = values
     sizes = prepared.groupby("group", sort=False).size()
     if (sizes == 1).any() and group and not se:
         log.warning(
@@ -136,6 +159,8 @@ class Prepared:
     se: np.ndarray | None
     X: np.ndarray | None
     predictor_names: list
+    U: np.ndarray | None  # one row per group
+    group_predictor_names: list
 
     @property
     def n_groups(self):
@@ -146,15 +171,23 @@ class Prepared:
         return np.bincount(self.group, minlength=self.n_groups)
 
 
+def _columns(table, prefix):
+    names = [c[len(prefix):] for c in table.columns if c.startswith(prefix)]
+    return names, table[[prefix + n for n in names]].to_numpy(dtype=float) if names else None
+
+
 def load_prepared(path):
     table = pd.read_csv(path, dtype={"group": str})
     codes, labels = pd.factorize(table["group"], sort=False)
-    names = [c[len(PREDICTOR_PREFIX):] for c in table.columns if c.startswith(PREDICTOR_PREFIX)]
+    names, X = _columns(table, PREDICTOR_PREFIX)
+    group_names, U_rows = _columns(table.drop_duplicates("group"), GROUP_PREDICTOR_PREFIX)
     return Prepared(
         y=table["y"].to_numpy(dtype=float),
         group=codes.astype(np.int32),
         group_labels=[str(label) for label in labels],
         se=table["se"].to_numpy(dtype=float) if "se" in table else None,
-        X=table[[PREDICTOR_PREFIX + n for n in names]].to_numpy(dtype=float) if names else None,
+        X=X,
         predictor_names=names,
+        U=U_rows,
+        group_predictor_names=group_names,
     )

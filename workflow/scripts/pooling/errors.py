@@ -11,3 +11,7 @@ class DataError(PoolingError):
 
 class PriorError(PoolingError):
     """A prior string cannot be parsed or does not fit its parameter."""
+
+
+class DownloadError(PoolingError):
+    """A source file cannot be fetched, or is not the file its pinned sha256 names."""

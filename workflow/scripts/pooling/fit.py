@@ -19,25 +19,29 @@ from .priors import resolve_priors
 log = logging.getLogger(__name__)
 PACKAGES = ("jax", "jaxlib", "numpyro", "arviz", "numpy", "xarray", "pandas")
 EXTRA_FIELDS = ("diverging", "energy", "num_steps", "accept_prob", "adapt_state.step_size")
-DIMS = {"theta": ["group"], "theta_z": ["group"], "beta": ["predictor"], "y": ["obs"]}
+DIMS = {
+    "theta": ["group"], "theta_z": ["group"], "beta": ["predictor"],
+    "gamma": ["group_predictor"], "y": ["obs"],
+    "group_index": ["obs"], "group_size": ["group"], "se": ["obs"], "X": ["obs", "predictor"],
+    "U": ["group", "group_predictor"],
+}
 
 
-def model_arrays(data):
-    """Arrays in the order the models take them: group, se, X (float32, as JAX samples)."""
+def model_arrays(data, strategy):
+    """Arrays in the order the models take them: group, se, X, U (float32, as JAX
+    samples). No pooling gets no U: group-level predictors are not identifiable there."""
     as32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)
-    return data.group, as32(data.se), as32(data.X)
+    U = None if strategy == "no_pooling" else as32(data.U)
+    return data.group, as32(data.se), as32(data.X), U
 
 
 def sample(data, strategy, settings):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
     LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
-    priors = resolve_priors(
-        strategy, settings.get("priors", {}), data.y, data.X, data.predictor_names,
-        has_se=data.se is not None,
-    )
+    priors = resolve_priors(strategy, settings.get("priors", {}), data)
     spec = build_spec(data.n_groups, priors, settings.get("parameterization", "noncentered"))
     model = MODELS[strategy]
-    args = (spec, *model_arrays(data))
+    args = (spec, *model_arrays(data, strategy))
     y = np.asarray(data.y, dtype=np.float32)
     key_mcmc, key_prior, key_ppc = jax.random.split(jax.random.PRNGKey(settings["seed"]), 3)
 
@@ -54,17 +58,16 @@ def sample(data, strategy, settings):
     posterior_predictive = Predictive(model, mcmc.get_samples(), return_sites=["y"])(key_ppc, *args)
     prior = Predictive(model, num_samples=settings["draws"])(key_prior, *args)
 
-    group, se, X = args[1:]
-    constant_data = {"group_index": group, "group_size": data.group_sizes}
-    if se is not None:
-        constant_data["se"] = se
-    if X is not None:
-        constant_data["X"] = X
-    coords = {"group": data.group_labels, "obs": np.arange(len(y)), "predictor": data.predictor_names}
-    dims = {**DIMS, "group_index": ["obs"], "group_size": ["group"], "se": ["obs"], "X": ["obs", "predictor"]}
+    group, se, X, U = args[1:]
+    constant_data = {"group_index": group, "group_size": data.group_sizes, "se": se, "X": X, "U": U}
+    coords = {
+        "group": data.group_labels, "obs": np.arange(len(y)),
+        "predictor": data.predictor_names, "group_predictor": data.group_predictor_names,
+    }
     idata = az.from_numpyro(
         mcmc, prior=prior, posterior_predictive=posterior_predictive,
-        constant_data=constant_data, coords=coords, dims=dims,
+        constant_data={k: v for k, v in constant_data.items() if v is not None},
+        coords=coords, dims=DIMS,
     )
     return idata, priors
 

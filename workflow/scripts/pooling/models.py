@@ -3,6 +3,8 @@
 Every strategy has the same single observed site `y` over plate `obs` in the rows'
 original order, so their pointwise log-likelihoods line up for LOO, and the same
 `theta` over plate `group`, so their group estimates can be plotted together.
+Arguments: `group` (row -> group index), known `se` per row, row predictors `X`,
+group-level predictors `U` (one row per group).
 """
 
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 
-from .priors import stacked
+from .priors import COEFFICIENTS, stacked
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Spec:
     """What a model needs besides the arrays: sizes and numpyro prior distributions."""
 
     n_groups: int
-    priors: dict  # name -> numpyro distribution; "beta" is batched over predictors
+    priors: dict  # name -> numpyro distribution; "beta", "gamma" batched over columns
     centered: bool = False
 
 
@@ -31,40 +33,53 @@ def _fixed_effects(spec, X):
     return X @ beta
 
 
+def _group_effects(spec, U):
+    if U is None:
+        return 0.0
+    with numpyro.plate("group_predictor", U.shape[1]):
+        gamma = numpyro.sample("gamma", spec.priors["gamma"])
+    return U @ gamma
+
+
 def _likelihood(spec, mean, se, y):
     scale = numpyro.sample("sigma", spec.priors["sigma"]) if se is None else se
     with numpyro.plate("obs", mean.shape[0]):
         numpyro.sample("y", dist.Normal(mean, scale), obs=y)
 
 
-def no_pooling(spec, group, se=None, X=None, y=None):
-    """Each group its own mean with an independent prior: nothing is shared."""
+def no_pooling(spec, group, se=None, X=None, U=None, y=None):
+    """Each group its own mean with an independent prior: nothing is shared. Group-level
+    predictors are left out: they are collinear with the group means."""
     with numpyro.plate("group", spec.n_groups):
         theta = numpyro.sample("theta", spec.priors["theta"])
     _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
 
 
-def complete_pooling(spec, group, se=None, X=None, y=None):
-    """One mean for all rows; theta repeats it per group so all strategies compare."""
+def complete_pooling(spec, group, se=None, X=None, U=None, y=None):
+    """One mean for all rows (plus group-level predictors as ordinary predictors);
+    theta is that mean per group so all strategies compare."""
     mu = numpyro.sample("mu", spec.priors["mu"])
-    theta = numpyro.deterministic("theta", jnp.broadcast_to(mu, (spec.n_groups,)))
+    theta = numpyro.deterministic(
+        "theta", jnp.broadcast_to(mu + _group_effects(spec, U), (spec.n_groups,))
+    )
     _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
 
 
-def partial_pooling(spec, group, se=None, X=None, y=None):
-    """Group means drawn from Normal(mu, tau) with mu and tau estimated.
+def partial_pooling(spec, group, se=None, X=None, U=None, y=None):
+    """Group means drawn from Normal(mu + U gamma, tau) with mu, gamma and tau estimated.
 
     Non-centered by default (theta = mu + tau * theta_z), which avoids the funnel
     when groups carry little information; `centered` samples theta directly.
     """
     mu = numpyro.sample("mu", spec.priors["mu"])
     tau = numpyro.sample("tau", spec.priors["tau"])
+    center = mu + _group_effects(spec, U)
     with numpyro.plate("group", spec.n_groups):
         if spec.centered:
-            theta = numpyro.sample("theta", dist.Normal(mu, tau))
+            theta = numpyro.sample("theta", dist.Normal(center, tau))
         else:
             theta_z = numpyro.sample("theta_z", dist.Normal(0.0, 1.0))
-            theta = numpyro.deterministic("theta", mu + tau * theta_z)
+            theta = numpyro.deterministic("theta", center + tau * theta_z)
     _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
 
 
@@ -78,8 +93,10 @@ MODELS = {
 def build_spec(n_groups, resolved_priors, parameterization="noncentered"):
     """Turn resolved priors ({name: (Prior, source)}) into a model Spec."""
     priors = {name: prior.to_numpyro() for name, (prior, _) in resolved_priors.items()
-              if not name.startswith("beta[")}
-    betas = [prior for name, (prior, _) in resolved_priors.items() if name.startswith("beta[")]
-    if betas:
-        priors["beta"] = stacked(betas)
+              if "[" not in name}
+    for coefficient in COEFFICIENTS:
+        columns = [prior for name, (prior, _) in resolved_priors.items()
+                   if name.startswith(coefficient + "[")]
+        if columns:
+            priors[coefficient] = stacked(columns)
     return Spec(n_groups=n_groups, priors=priors, centered=parameterization == "centered")

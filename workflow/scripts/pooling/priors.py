@@ -37,12 +37,15 @@ def _numpyro_family(family):
 # Parameters that live on (0, inf): their prior must not put mass below zero.
 POSITIVE = ("tau", "sigma")
 # Which prior each strategy samples (theta is no pooling's independent group prior).
+# No pooling has no gamma: a group-level predictor is collinear with its group means.
 PARAMETERS = {
     "no_pooling": ("theta", "sigma", "beta"),
-    "complete_pooling": ("mu", "sigma", "beta"),
-    "partial_pooling": ("mu", "tau", "sigma", "beta"),
+    "complete_pooling": ("mu", "sigma", "beta", "gamma"),
+    "partial_pooling": ("mu", "tau", "sigma", "beta", "gamma"),
 }
-KNOWN = ("mu", "tau", "sigma", "beta", "theta")
+KNOWN = ("mu", "tau", "sigma", "beta", "gamma", "theta")
+# Coefficients: one prior per column, named like beta[floor].
+COEFFICIENTS = ("beta", "gamma")
 
 _PATTERN = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
 
@@ -133,49 +136,58 @@ def relevant_overrides(strategy, overrides):
     return {name: text for name, text in overrides.items() if name in used}
 
 
-def default_priors(y, X=None, predictor_names=()):
+def default_priors(data):
     """Weakly-informative priors scaled to the data, after rstanarm's autoscaling.
 
     With s = sd(y) (1 if y has no spread): mu and every no-pooling theta ~
-    normal(mean(y), 2.5 s); tau and sigma ~ exponential(1 / s); each predictor's
-    beta ~ normal(0, 2.5 s / sd(x)).
+    normal(mean(y), 2.5 s); tau and sigma ~ exponential(1 / s); each coefficient ~
+    normal(0, 2.5 s / sd(x)), with sd(x) over rows for a predictor (beta) and over
+    groups for a group-level predictor (gamma).
     """
     import numpy as np
 
-    y = np.asarray(y, dtype=float)
-    spread = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
-    scale = spread if spread > 0 else 1.0
-    location = Prior("normal", (float(np.mean(y)), 2.5 * scale))
+    scale = _spread(data.y) or 1.0
+    location = Prior("normal", (float(np.mean(data.y)), 2.5 * scale))
     priors = {
         "mu": location,
         "theta": location,
         "tau": Prior("exponential", (1.0 / scale,)),
         "sigma": Prior("exponential", (1.0 / scale,)),
     }
-    for k, name in enumerate(predictor_names):
-        x_spread = float(np.std(X[:, k], ddof=1)) if X.shape[0] > 1 else 0.0
-        priors[f"beta[{name}]"] = Prior("normal", (0.0, 2.5 * scale / (x_spread or 1.0)))
+    for name, matrix, columns in _coefficients(data):
+        for k, column in enumerate(columns):
+            priors[f"{name}[{column}]"] = Prior("normal", (0.0, 2.5 * scale / (_spread(matrix[:, k]) or 1.0)))
     return priors
 
 
-def resolve_priors(strategy, overrides, y, X=None, predictor_names=(), has_se=False):
-    """The prior of every parameter the strategy samples, as {name: (Prior, source)}.
+def _spread(values):
+    import numpy as np
 
-    A user's `beta` prior applies to every predictor; `theta` falls back to the
-    user's `mu` prior, since both describe a group mean.
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _coefficients(data):
+    yield "beta", data.X, data.predictor_names
+    yield "gamma", data.U, data.group_predictor_names
+
+
+def resolve_priors(strategy, overrides, data):
+    """The prior of every parameter the strategy samples for `data` (a
+    pooling.data.Prepared), as {name: (Prior, source)}.
+
+    A user's `beta` or `gamma` prior applies to every column; `theta` falls back to
+    the user's `mu` prior, since both describe a group mean.
     """
-    defaults = default_priors(y, X, predictor_names)
+    defaults = default_priors(data)
     user = {name: parse_prior(text, f"priors.{name}", name) for name, text in overrides.items()}
     if "theta" not in user and "mu" in user:
         user["theta"] = user["mu"]
+    columns = {name: names for name, _, names in _coefficients(data)}
     resolved = {}
     for name in PARAMETERS[strategy]:
-        if name == "sigma" and has_se:
+        if name == "sigma" and data.se is not None:
             continue
-        if name == "beta":
-            for pred in predictor_names:
-                key = f"beta[{pred}]"
-                resolved[key] = (user["beta"], "user") if "beta" in user else (defaults[key], "default")
-            continue
-        resolved[name] = (user[name], "user") if name in user else (defaults[name], "default")
+        keys = [f"{name}[{column}]" for column in columns[name]] if name in COEFFICIENTS else [name]
+        for key in keys:
+            resolved[key] = (user[name], "user") if name in user else (defaults[key], "default")
     return resolved

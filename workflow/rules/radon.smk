@@ -1,0 +1,36 @@
+# The survey files are those pinned in the config (the schema allows only these two).
+RADON_FILES = list(config["radon_source"]["sha256"])
+
+
+rule download_radon:
+    output:
+        "resources/radon/{radon_file}",
+    params:
+        url=get_radon_url,
+        sha256=get_radon_sha256,
+    wildcard_constraints:
+        radon_file="|".join(map(re.escape, RADON_FILES)),
+    log:
+        "logs/radon/download/{radon_file}.log",
+    benchmark:
+        "benchmarks/radon/download/{radon_file}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/download.py"
+
+
+rule build_radon:
+    input:
+        srrs2="resources/radon/srrs2.dat",
+        cty="resources/radon/cty.dat",
+    output:
+        "resources/radon/radon_mn.csv",
+    log:
+        "logs/radon/build_radon.log",
+    benchmark:
+        "benchmarks/radon/build_radon.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/build_radon.py"
