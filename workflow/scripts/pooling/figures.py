@@ -42,18 +42,25 @@ def forest(fits, out):
 
 def shrinkage(no_pooling, partial_pooling, out):
     """No-pooling vs partial-pooling group means against group size: small groups
-    move furthest towards the population mean."""
+    move furthest towards the population mean (mu, or mu + U gamma per group when
+    there are group-level predictors)."""
     sizes = partial_pooling.constant_data["group_size"].values
     separate = no_pooling.posterior["theta"].mean(("chain", "draw")).values
-    pooled = partial_pooling.posterior["theta"].mean(("chain", "draw")).values
-    mu = float(partial_pooling.posterior["mu"].mean())
+    posterior = partial_pooling.posterior.mean(("chain", "draw"))
+    pooled = posterior["theta"].values
+    mu = float(posterior["mu"])
     jitter = 1 + 0.04 * (np.arange(len(sizes)) % 5 - 2)
     x = sizes * jitter
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.vlines(x, separate, pooled, color="0.7", lw=0.8, zorder=1)
     ax.scatter(x, separate, s=18, color="C0", label="no pooling", zorder=2)
     ax.scatter(x, pooled, s=18, color="C1", label="partial pooling", zorder=3)
-    ax.axhline(mu, color="C3", ls="--", lw=1, label=f"population mean mu = {mu:.3g}")
+    if "gamma" in posterior:
+        centers = mu + partial_pooling.constant_data["U"].values @ posterior["gamma"].values
+        ax.scatter(x, centers, s=14, marker="_", color="C3", zorder=4,
+                   label="population mean of the group, mu + U gamma")
+    else:
+        ax.axhline(mu, color="C3", ls="--", lw=1, label=f"population mean mu = {mu:.3g}")
     if sizes.max() > 2 * max(sizes.min(), 1):
         ax.set_xscale("log")
     ax.set_xlabel("observations in group")
