@@ -133,7 +133,7 @@ def get_final_outputs():
 
 def get_radon_url(wildcards):
     """One survey file's URL under `radon_source.url` (with or without a final /)."""
-    return config["radon_source"]["url"].rstrip("/") + "/" + wildcards.radon_file
+    return f"{config['radon_source']['url'].rstrip('/')}/{wildcards.radon_file}"
 
 
 def get_radon_sha256(wildcards):

@@ -25,20 +25,21 @@ class Spec:
     centered: bool = False
 
 
-def _fixed_effects(spec, X):
-    if X is None:
+def _linear(spec, name, plate, matrix):
+    """matrix @ coefficients, the coefficients `name` sampled over `plate` (columns)."""
+    if matrix is None:
         return 0.0
-    with numpyro.plate("predictor", X.shape[1]):
-        beta = numpyro.sample("beta", spec.priors["beta"])
-    return X @ beta
+    with numpyro.plate(plate, matrix.shape[1]):
+        coefficients = numpyro.sample(name, spec.priors[name])
+    return matrix @ coefficients
+
+
+def _fixed_effects(spec, X):
+    return _linear(spec, "beta", "predictor", X)
 
 
 def _group_effects(spec, U):
-    if U is None:
-        return 0.0
-    with numpyro.plate("group_predictor", U.shape[1]):
-        gamma = numpyro.sample("gamma", spec.priors["gamma"])
-    return U @ gamma
+    return _linear(spec, "gamma", "group_predictor", U)
 
 
 def _likelihood(spec, mean, se, y):
