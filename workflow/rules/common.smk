@@ -2,16 +2,41 @@ import os
 import re
 import sys
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from pooling import STRATEGIES
+from pooling.config import check_config as check_schema
 from pooling.errors import PoolingError
 from pooling.priors import check_overrides, relevant_overrides
 
+SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
 
-validate(config, schema="../schemas/config.schema.yaml")
+
+def check_config():
+    """Schema and prior checks, one line per problem; they stop the run before any
+    job starts."""
+    try:
+        check_schema(config, SCHEMA)
+        check_overrides(config.get("priors", {}), "priors")
+        for name, entry in config["datasets"].items():
+            check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")
+            sizes = entry.get("simulate", {}).get("group_sizes")
+            if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
+                raise PoolingError(
+                    f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but "
+                    f"groups is {entry['simulate']['groups']}; give one size per group "
+                    f"or a single number"
+                )
+    except PoolingError as error:
+        files = ", ".join(map(str, workflow.configfiles)) or "config"
+        for line in str(error).splitlines():
+            print(f"Invalid config ({files}): {line}", file=sys.stderr)
+        sys.exit(1)
+
+
+check_config()
+validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
 
 SAMPLER_KEYS = (
     "chains",
@@ -23,26 +48,6 @@ SAMPLER_KEYS = (
     "parameterization",
 )
 DATASETS = list(config["datasets"])
-
-
-def check_config():
-    """Checks the schema cannot express; they stop the run before any job starts."""
-    try:
-        check_overrides(config["priors"], "priors")
-        for name, entry in config["datasets"].items():
-            check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")
-            sizes = entry.get("simulate", {}).get("group_sizes")
-            if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
-                raise PoolingError(
-                    f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but "
-                    f"groups is {entry['simulate']['groups']}; give one size per group "
-                    f"or a single number"
-                )
-    except PoolingError as error:
-        raise WorkflowError(f"Invalid config: {error}") from None
-
-
-check_config()
 
 
 wildcard_constraints:
