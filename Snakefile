@@ -18,6 +18,9 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
 
 
+check_paths()
+
+
 rule all:
     input:
         get_final_outputs(),

@@ -86,3 +86,39 @@ def test_missing_file_names_the_config_key(tmp_path):
     with pytest.raises(DataError) as error:
         prepare(path, "y")
     assert str(error.value) == f"{path}: file not found; check the dataset's `path` in the config"
+
+
+def test_unparseable_csv_names_the_file(tmp_path):
+    path = write(tmp_path, 'g,y\nA,1\nB,2,3,4\n')
+    with pytest.raises(DataError) as error:
+        prepare(path, "y", group="g")
+    assert str(error.value).startswith(f"{path}: cannot parse as CSV (")
+    assert str(error.value).endswith("); save it as comma-separated UTF-8")
+
+
+def test_designs_that_need_care_are_warned_about(tmp_path, caplog):
+    rows = "".join(f"big,{i}\n" for i in range(25)) + "small,1\n"
+    path = write(tmp_path, "g,y\n" + rows)
+    with caplog.at_level("WARNING"):
+        prepare(path, "y", group="g")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 1 of 2 groups have a single observation; their no-pooling estimates rest on "
+        "one value each and their PSIS-LOO Pareto k will be high",
+        f"{path}: very unbalanced groups (1 to 25 rows; 'big' is the largest); partial pooling "
+        "handles this, but small groups' estimates lean on the population mean",
+    ]
+
+
+def test_partial_pooling_of_one_group_is_refused_with_what_to_do(tmp_path):
+    from pooling.fit import fit_to_netcdf
+
+    source = write(tmp_path, "g,y\nA,1\nA,2\n")
+    prepared = tmp_path / "prepared.csv"
+    prepare(source, "y", group="g").to_csv(prepared, index=False)
+    with pytest.raises(DataError) as error:
+        fit_to_netcdf(prepared, source, tmp_path / "fit.nc", "d", "partial_pooling", {})
+    assert str(error.value) == (
+        f"{source}: only one group ('A'), so partial pooling cannot estimate how much groups "
+        "differ (tau); set `strategies` for dataset 'd' to no_pooling and/or complete_pooling, "
+        "or configure a `group` column with several groups")
+    assert not (tmp_path / "fit.nc").exists()

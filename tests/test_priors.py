@@ -6,7 +6,7 @@ from pooling.data import Prepared
 from pooling.errors import PriorError
 from pooling.priors import (
     FAMILIES, Prior, check_overrides, default_priors, parse_prior, relevant_overrides,
-    resolve_priors, stacked,
+    resolve_priors, scale_warning, stacked,
 )
 
 EIGHT_Y = np.array([28, 8, -3, 7, -1, 1, 18, 12.0])
@@ -107,3 +107,15 @@ def test_predictor_priors_stack_into_one_batched_distribution():
     d = stacked([Prior("normal", (0, 1)), Prior("normal", (0, 4))])
     assert d.batch_shape == (2,)
     np.testing.assert_allclose(d.scale, [1, 4])
+
+
+def test_huge_response_scale_with_default_priors_is_explained():
+    huge = Prepared(y=EIGHT_Y * 1e4, group=np.arange(8), group_labels=list("ABCDEFGH"), se=None,
+                    X=None, predictor_names=[], U=None, group_predictor_names=[])
+    resolved = resolve_priors("complete_pooling", {}, huge)
+    message = scale_warning(huge, resolved)
+    assert message.startswith("the response has sd 1.04e+05 and mean 8.75e+04; default priors assumed "
+                              "that scale (mu ~ normal(8.75e+04, 2.611e+05); sigma ~ exponential(9.575e-06))")
+    user = resolve_priors("complete_pooling", {"mu": "normal(0, 1e5)", "sigma": "halfnormal(1e5)"}, huge)
+    assert scale_warning(huge, user) is None  # the user chose the priors: nothing assumed
+    assert scale_warning(data(), resolve_priors("complete_pooling", {}, data())) is None

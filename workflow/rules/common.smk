@@ -29,10 +29,26 @@ def check_config():
                     f"or a single number"
                 )
     except PoolingError as error:
-        files = ", ".join(map(str, workflow.configfiles)) or "config"
-        for line in str(error).splitlines():
-            print(f"Invalid config ({files}): {line}", file=sys.stderr)
-        sys.exit(1)
+        stop(error)
+
+
+def stop(error):
+    """End before any job starts with one line per problem, without a traceback."""
+    files = ", ".join(map(str, workflow.configfiles)) or "config"
+    for line in str(error).splitlines():
+        print(f"Invalid config ({files}): {line}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_paths():
+    """Every dataset's CSV exists or a rule makes it (call once all rules are defined)."""
+    for name, entry in config["datasets"].items():
+        path = entry.get("path")
+        if path and not os.path.exists(path) and not any(r.is_producer(path) for r in workflow.rules):
+            stop(
+                f"datasets.{name}.path: {path} not found (paths are relative to "
+                f"{os.getcwd()}); fix the path or remove the dataset"
+            )
 
 
 check_config()

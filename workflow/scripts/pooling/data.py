@@ -44,7 +44,11 @@ def _read_csv(path, group):
         if name in seen:
             raise DataError(f"{path}: column {name!r} appears twice in the header; rename one")
         seen.add(name)
-    table = pd.read_csv(path, dtype={group: str} if group else None, keep_default_na=True)
+    try:
+        table = pd.read_csv(path, dtype={group: str} if group else None)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise DataError(f"{path}: cannot parse as CSV ({reason}); save it as comma-separated UTF-8") from None
     if table.empty:
         raise DataError(f"{path}: the file has a header but no data rows")
     return table
@@ -140,13 +144,29 @@ def prepare(path, response, group=None, se=None, predictors=(), group_predictors
         _constant_within_groups(path, name, values, prepared["group"])
         prepared[GROUP_PREDICTOR_PREFIX + name] = values
     sizes = prepared.groupby("group", sort=False).size()
-    if (sizes == 1).any() and group and not se:
-        log.warning(
-            "%s: %d of %d groups have a single observation; their no-pooling estimates "
-            "rest on one value each", path, int((sizes == 1).sum()), len(sizes),
-        )
+    if group and not se:
+        _warn_about_sizes(path, sizes)
     log.info("%s: %d rows, %d groups", path, len(prepared), len(sizes))
     return prepared
+
+
+UNBALANCED = 20  # largest / smallest group size above which a warning is logged
+
+
+def _warn_about_sizes(path, sizes):
+    """Designs that fit but whose results need care: say so in the log."""
+    if (sizes == 1).any():
+        log.warning(
+            "%s: %d of %d groups have a single observation; their no-pooling estimates "
+            "rest on one value each and their PSIS-LOO Pareto k will be high",
+            path, int((sizes == 1).sum()), len(sizes),
+        )
+    if sizes.max() > UNBALANCED * sizes.min():
+        log.warning(
+            "%s: very unbalanced groups (%d to %d rows; %r is the largest); partial pooling "
+            "handles this, but small groups' estimates lean on the population mean",
+            path, sizes.min(), sizes.max(), sizes.idxmax(),
+        )
 
 
 @dataclass(frozen=True)

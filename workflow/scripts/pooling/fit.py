@@ -13,8 +13,9 @@ import numpy as np
 from numpyro.infer import MCMC, NUTS, Predictive
 
 from .data import load_prepared, sha256
+from .errors import DataError
 from .models import MODELS, build_spec
-from .priors import resolve_priors
+from .priors import resolve_priors, scale_warning
 
 log = logging.getLogger(__name__)
 PACKAGES = ("jax", "jaxlib", "numpyro", "arviz", "numpy", "xarray", "pandas")
@@ -39,6 +40,9 @@ def sample(data, strategy, settings):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
     LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
     priors = resolve_priors(strategy, settings.get("priors", {}), data)
+    warning = scale_warning(data, priors)
+    if warning:
+        log.warning(warning)
     spec = build_spec(data.n_groups, priors, settings.get("parameterization", "noncentered"))
     model = MODELS[strategy]
     args = (spec, *model_arrays(data, strategy))
@@ -101,6 +105,13 @@ def write_netcdf(idata, path):
 
 def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings):
     data = load_prepared(prepared_csv)
+    if strategy == "partial_pooling" and data.n_groups < 2:
+        raise DataError(
+            f"{source_csv}: only one group ({data.group_labels[0]!r}), so partial pooling cannot "
+            f"estimate how much groups differ (tau); set `strategies` for dataset {dataset!r} "
+            f"to no_pooling and/or complete_pooling, or configure a `group` column with "
+            f"several groups"
+        )
     log.info("%s / %s: %d rows, %d groups, settings %s",
              dataset, strategy, len(data.y), data.n_groups, json.dumps(settings, sort_keys=True))
     idata, priors = sample(data, strategy, settings)

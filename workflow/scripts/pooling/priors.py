@@ -191,3 +191,21 @@ def resolve_priors(strategy, overrides, data):
         for key in keys:
             resolved[key] = (user[name], "user") if name in user else (defaults[key], "default")
     return resolved
+
+
+HUGE, TINY = 1e3, 1e-3  # response scales at which sampling and default priors get awkward
+
+
+def scale_warning(data, resolved):
+    """A note for the log when default priors had to follow an extreme response scale."""
+    import numpy as np
+
+    spread, center = _spread(data.y), float(np.abs(np.mean(data.y)))
+    defaults = [f"{name} ~ {prior}" for name, (prior, source) in resolved.items() if source == "default"]
+    if defaults and (spread > HUGE or center > 10 * HUGE or 0 < spread < TINY):
+        return (
+            f"the response has sd {spread:.3g} and mean {np.mean(data.y):.3g}; default priors "
+            f"assumed that scale ({'; '.join(defaults)}). Rescaling the response (e.g. to "
+            f"thousands) makes sampling easier, or set priors explicitly"
+        )
+    return None
