@@ -6,6 +6,7 @@ rule fit:
         "results/{dataset}/fits/{strategy}.nc",
     params:
         settings=get_fit_settings,
+        columns=get_columns,
     threads: get_fit_threads
     log:
         "logs/{dataset}/fit/{strategy}.log",

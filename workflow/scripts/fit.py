@@ -13,4 +13,5 @@ with logged(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         strategy=snakemake.wildcards.strategy,
         settings=dict(snakemake.params.settings),
+        columns=dict(snakemake.params.columns),
     )

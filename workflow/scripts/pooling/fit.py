@@ -76,14 +76,16 @@ def sample(data, strategy, settings):
     return idata, priors
 
 
-def provenance(dataset, strategy, settings, priors, source_csv, prepared_csv):
-    """NetCDF attrs: enough to rebuild the fit (config, data hashes, versions, seed)."""
+def provenance(dataset, strategy, settings, columns, priors, source_csv, prepared_csv):
+    """NetCDF attrs: enough to rebuild the fit (config, data hashes, versions, seed);
+    pooling.reproduce.refit does so from them alone."""
     return {
         "workflow": "hierarchical-pooling",
         "dataset": dataset,
         "strategy": strategy,
         "seed": int(settings["seed"]),
         "fit_config": json.dumps(settings, sort_keys=True),
+        "data_columns": json.dumps(columns, sort_keys=True),
         "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
         "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()}),
         "source_csv": str(source_csv),
@@ -103,7 +105,7 @@ def write_netcdf(idata, path):
     os.replace(partial, path)
 
 
-def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings):
+def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, columns):
     data = load_prepared(prepared_csv)
     if strategy == "partial_pooling" and data.n_groups < 2:
         raise DataError(
@@ -117,6 +119,6 @@ def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings):
     idata, priors = sample(data, strategy, settings)
     for name, (prior, source) in priors.items():
         log.info("prior %s ~ %s (%s)", name, prior, source)
-    idata.attrs = provenance(dataset, strategy, settings, priors, source_csv, prepared_csv)
+    idata.attrs = provenance(dataset, strategy, settings, columns, priors, source_csv, prepared_csv)
     write_netcdf(idata, out)
     log.info("wrote %s", out)
