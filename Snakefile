@@ -21,6 +21,10 @@ include: "workflow/rules/figures.smk"
 check_paths()
 
 
+localrules:
+    all,
+
+
 rule all:
     input:
         get_final_outputs(),

@@ -1,5 +1,6 @@
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from pooling.jaxenv import configure_jax  # noqa: E402
 
-# Before any test imports JAX: four host devices so four chains run in parallel.
-configure_jax(chains=4, threads=2)
+# Before any test imports JAX: four host devices so four chains run in parallel, and one
+# compilation cache for the whole session, which workflow runs inherit through the
+# environment (cached programs are the same programs: draws do not change).
+configure_jax(chains=4, threads=2, cache_dir=tempfile.mkdtemp(prefix="jax-cache-"))
 
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
 
@@ -31,3 +34,27 @@ def copy_workflow(target):
 @pytest.fixture
 def workdir(tmp_path):
     return copy_workflow(tmp_path)
+
+
+SMALL = {"chains": 2, "warmup": 300, "draws": 300}
+
+
+def small_copy(target):
+    """A copy of the workflow with the shipped config and small sampler settings."""
+    from helpers import read_config, write_config
+
+    workdir = copy_workflow(target)
+    config = read_config(workdir)
+    config.update(SMALL)
+    write_config(workdir, config)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def shipped_run(tmp_path_factory):
+    """The whole workflow run locally on the shipped config with small settings."""
+    from helpers import snakemake
+
+    workdir = small_copy(tmp_path_factory.mktemp("run"))
+    snakemake(workdir, "--cores", "2")
+    return workdir

@@ -36,7 +36,7 @@ def datasets(change):
      "(choose from no_pooling, complete_pooling, partial_pooling)"),
     (lambda c: c.update(sead=2),
      "`sead` is not a known key; did you mean `seed`? (known: chains, warmup, draws, "
-     "target_accept, seed, max_tree_depth, parameterization, strategies, priors, radon_source, datasets)"),
+     "target_accept, seed, max_tree_depth, parameterization, strategies, priors, compile_cache, radon_source, datasets)"),
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
      "simulate, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from pooling.data import load_prepared, prepare
-from pooling.fit import sample
+from pooling.fit import run_nuts
 from pooling.simulate import simulate
 
 N_DATASETS = 40
@@ -31,9 +31,10 @@ def covered_counts(tmp_path):
         source, prepared = tmp_path / f"sim{k}.csv", tmp_path / f"prep{k}.csv"
         table.to_csv(source, index=False)
         prepare(str(source), "y", group="group").to_csv(prepared, index=False)
-        idata, _ = sample(load_prepared(prepared), "partial_pooling", {**SETTINGS, "seed": k})
+        mcmc = run_nuts(load_prepared(prepared), "partial_pooling", {**SETTINGS, "seed": k})[0]
+        draws = mcmc.get_samples()
         for name in covered:
-            low, high = np.quantile(idata.posterior[name].values, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+            low, high = np.quantile(draws[name], [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
             covered[name] += bool(low <= truth[name] <= high)
     return covered
 

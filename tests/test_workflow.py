@@ -10,23 +10,16 @@ import pytest
 
 from pooling.data import sha256
 
-from conftest import copy_workflow
 from helpers import planned_outputs, read_config, snakemake, write_config
 
-SMALL = {"chains": 2, "warmup": 300, "draws": 300}
 STRATEGIES = ["no_pooling", "complete_pooling", "partial_pooling"]
 GROUPS = {"posterior", "sample_stats", "log_likelihood", "posterior_predictive",
           "prior", "prior_predictive", "observed_data", "constant_data"}
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("run"))
-    config = read_config(workdir)
-    config.update(SMALL)
-    write_config(workdir, config)
-    snakemake(workdir, "--cores", "2")
-    return workdir
+@pytest.fixture
+def run(shipped_run):
+    return shipped_run
 
 
 def fit(run, dataset, strategy):

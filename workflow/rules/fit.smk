@@ -8,6 +8,9 @@ rule fit:
         settings=get_fit_settings,
         columns=get_columns,
     threads: get_fit_threads
+    resources:
+        mem_mb=get_fit_mem_mb,
+        runtime=get_fit_runtime,
     log:
         "logs/{dataset}/fit/{strategy}.log",
     benchmark:

@@ -1,6 +1,12 @@
 from pooling.jaxenv import configure_jax
 
-configure_jax(chains=snakemake.params.settings["chains"], threads=snakemake.threads)
+# The cache location does not shape the draws, so it is read from the config rather
+# than passed as a param (which would rerun every fit when it moves).
+configure_jax(
+    chains=snakemake.params.settings["chains"],
+    threads=snakemake.threads,
+    cache_dir=snakemake.config.get("compile_cache"),
+)
 
 from pooling.fit import fit_to_netcdf
 from pooling.logs import logged

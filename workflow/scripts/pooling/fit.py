@@ -36,9 +36,11 @@ def model_arrays(data, strategy):
     return data.group, as32(data.se), as32(data.X), U
 
 
-def sample(data, strategy, settings):
-    """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
-    LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
+def run_nuts(data, strategy, settings):
+    """NUTS draws for `strategy` on prepared `data`, without predictive draws or
+    InferenceData (checks that need many fits, like parameter recovery, use this).
+    Returns the numpyro MCMC, the model with its arguments, and the resolved priors
+    as {name: (Prior, source)}."""
     priors = resolve_priors(strategy, settings.get("priors", {}), data)
     warning = scale_warning(data, priors)
     if warning:
@@ -46,9 +48,6 @@ def sample(data, strategy, settings):
     spec = build_spec(data.n_groups, priors, settings.get("parameterization", "noncentered"))
     model = MODELS[strategy]
     args = (spec, *model_arrays(data, strategy))
-    y = np.asarray(data.y, dtype=np.float32)
-    key_mcmc, key_prior, key_ppc = jax.random.split(jax.random.PRNGKey(settings["seed"]), 3)
-
     mcmc = MCMC(
         NUTS(model, target_accept_prob=settings["target_accept"],
              max_tree_depth=settings["max_tree_depth"]),
@@ -58,14 +57,28 @@ def sample(data, strategy, settings):
         chain_method="parallel",
         progress_bar=False,
     )
-    mcmc.run(key_mcmc, *args, y=y, extra_fields=EXTRA_FIELDS)
+    mcmc.run(_keys(settings["seed"])[0], *args, y=np.asarray(data.y, dtype=np.float32),
+             extra_fields=EXTRA_FIELDS)
+    return mcmc, model, args, priors
+
+
+def _keys(seed):
+    """PRNG keys for NUTS, the prior draws and the posterior predictive draws."""
+    return jax.random.split(jax.random.PRNGKey(seed), 3)
+
+
+def sample(data, strategy, settings):
+    """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
+    LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
+    mcmc, model, args, priors = run_nuts(data, strategy, settings)
+    _, key_prior, key_ppc = _keys(settings["seed"])
     posterior_predictive = Predictive(model, mcmc.get_samples(), return_sites=["y"])(key_ppc, *args)
     prior = Predictive(model, num_samples=settings["draws"])(key_prior, *args)
 
     group, se, X, U = args[1:]
     constant_data = {"group_index": group, "group_size": data.group_sizes, "se": se, "X": X, "U": U}
     coords = {
-        "group": data.group_labels, "obs": np.arange(len(y)),
+        "group": data.group_labels, "obs": np.arange(len(data.y)),
         "predictor": data.predictor_names, "group_predictor": data.group_predictor_names,
     }
     idata = az.from_numpyro(
