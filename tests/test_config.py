@@ -72,6 +72,12 @@ def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message)
     assert dry_run_error(workdir, change) == [message]
 
 
+def test_missing_csv_is_named_before_any_job_starts(workdir):
+    lines = dry_run_error(workdir, datasets(lambda d: d["eight_schools"].update(path="resources/nope.csv")))
+    assert lines == [f"datasets.eight_schools.path: resources/nope.csv not found (paths are relative "
+                     f"to {workdir}); fix the path or remove the dataset"]
+
+
 def test_missing_column_stops_only_that_dataset_with_one_line(workdir):
     config = read_config(workdir)
     config["datasets"] = {"eight_schools": {**config["datasets"]["eight_schools"], "se": "sigma"}}
