@@ -54,6 +54,11 @@ def _read_csv(path, group):
     return table
 
 
+def _first_row(mask):
+    """0-based index of the first True row (its line in the file is this + 2)."""
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
 def _require_columns(table, path, columns):
     for key, name in columns:
         if name not in table.columns:
@@ -67,14 +72,14 @@ def _numeric(table, path, name, key):
     values = pd.to_numeric(table[name], errors="coerce")
     bad = values.isna() & table[name].notna()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = _first_row(bad)
         raise DataError(
             f"{path}: column {name!r} (config `{key}`) has {int(bad.sum())} non-numeric "
             f"value(s), first {table[name].iloc[row]!r} on line {row + 2}; fix or remove them"
         )
     finite = np.isfinite(values.to_numpy(dtype=float))
     if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+        row = _first_row(~finite)
         raise DataError(
             f"{path}: column {name!r} (config `{key}`) has {int((~finite).sum())} missing or "
             f"infinite value(s), first on line {row + 2}; drop or impute those rows"
@@ -119,7 +124,7 @@ def prepare(path, response, group=None, se=None, predictors=(), group_predictors
         labels = table[group]
         empty = labels.isna() | (labels.str.strip() == "")
         if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
+            row = _first_row(empty)
             raise DataError(
                 f"{path}: column {group!r} (config `group`) has {int(empty.sum())} empty "
                 f"label(s), first on line {row + 2}; give every row a group"
@@ -131,7 +136,7 @@ def prepare(path, response, group=None, se=None, predictors=(), group_predictors
     if se:
         values = _numeric(table, path, se, "se")
         if (values <= 0).any():
-            row = int(np.flatnonzero(values <= 0)[0])
+            row = _first_row(values <= 0)
             raise DataError(
                 f"{path}: column {se!r} (config `se`) must be > 0 (known standard errors), "
                 f"found {values[row]:g} on line {row + 2}"
