@@ -8,7 +8,6 @@ of jax, numpyro and arviz; `snakemake -n` on a finished run. Each row says its t
 """
 
 import csv
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,23 +15,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import copy_workflow  # noqa: E402
 
 
 def timed(command, cwd):
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
-
-
-def copy(target):
-    for name in FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "radon"))
-        else:
-            shutil.copy(source, target / name)
-    return target
 
 
 def fit_seconds(workdir, dataset, strategy):
@@ -45,7 +36,7 @@ def main():
     snakemake = [sys.executable, "-m", "snakemake"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = copy(Path(tmp))
+        workdir = copy_workflow(Path(tmp))
         dag = timed([*snakemake, "--cores", "4"], workdir)
         notebook = timed([sys.executable, str(ROOT / "bench" / "notebook.py")], workdir)
         rows.append(("default DAG from scratch / notebook way", dag, notebook, dag / notebook, "<= 0.5"))

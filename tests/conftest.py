@@ -1,4 +1,3 @@
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -11,25 +10,12 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from pooling.jaxenv import configure_jax  # noqa: E402
 
+from helpers import copy_workflow  # noqa: E402,F401  (tests import it from here too)
+
 # Before any test imports JAX: four host devices so four chains run in parallel, and one
 # compilation cache for the whole session, which workflow runs inherit through the
 # environment (cached programs are the same programs: draws do not change).
 configure_jax(chains=4, threads=2, cache_dir=tempfile.mkdtemp(prefix="jax-cache-"))
-
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
-
-
-def copy_workflow(target):
-    """A fresh clone's files in `target`, as a new user would have them."""
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target / name)
-    shutil.rmtree(target / "resources" / "radon", ignore_errors=True)  # downloaded, git-ignored
-    return target
-
 
 @pytest.fixture
 def workdir(tmp_path):

@@ -1,9 +1,27 @@
-"""Running Snakemake as a user would, from a test."""
+"""Running Snakemake as a user would, from a test or a benchmark (no side effects on
+import: JAX is configured by conftest, not here)."""
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
+
+
+def copy_workflow(target):
+    """A fresh clone's files in `target`, as a new user would have them."""
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    shutil.rmtree(target / "resources" / "radon", ignore_errors=True)  # downloaded, git-ignored
+    return target
 
 
 def snakemake(workdir, *args, check=True):

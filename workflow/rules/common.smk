@@ -1,3 +1,4 @@
+import functools
 import math
 import os
 import re
@@ -114,10 +115,17 @@ def get_fit_threads(wildcards):
     return get_setting(wildcards.dataset, "chains")
 
 
+@functools.lru_cache
+def _rows(path, mtime):
+    """Data rows of a prepared CSV, counted once per file version (mem and runtime
+    both need it)."""
+    with open(path) as handle:
+        return sum(1 for _ in handle) - 1
+
+
 def _fit_size(wildcards, input):
     """chains x draws x rows (the pointwise arrays) and chains x iterations x rows."""
-    with open(input.data) as handle:
-        rows = sum(1 for _ in handle) - 1
+    rows = _rows(input.data, os.path.getmtime(input.data))
     chains = get_setting(wildcards.dataset, "chains")
     draws = get_setting(wildcards.dataset, "draws")
     iterations = draws + get_setting(wildcards.dataset, "warmup")
