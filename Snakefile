@@ -16,6 +16,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/sbc.smk"
 
 
 check_paths()
@@ -23,6 +24,7 @@ check_paths()
 
 localrules:
     all,
+    sbc,
 
 
 rule all:

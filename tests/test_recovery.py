@@ -6,13 +6,12 @@ Drawing the truth from the prior that the fit uses makes the nominal coverage ex
 if the models and sampler are right.
 """
 
-from functools import partial
-
+import jax
 import numpy as np
 from scipy import stats
 
 from pooling.batch import sample_many
-from pooling.models import partial_pooling, build_spec
+from pooling.models import strategy_model
 from pooling.priors import parse_prior
 from pooling.simulate import simulate
 
@@ -33,10 +32,11 @@ def covered_counts():
         truths.append(truth)
         ys.append(table["y"].to_numpy())
     priors = {name: (parse_prior(text, name, name), "user") for name, text in PRIORS.items()}
-    model = partial(partial_pooling, build_spec(len(SIZES), priors))
+    model = strategy_model("partial_pooling", len(SIZES), priors)
     group = np.repeat(np.arange(len(SIZES), dtype=np.int32), SIZES)
     args = (np.tile(group, (N_DATASETS, 1)), None, None, None)
-    draws = sample_many(model, args, np.array(ys), SETTINGS, seed=1)
+    keys = jax.random.split(jax.random.PRNGKey(1), N_DATASETS)
+    draws = sample_many(model, args, np.array(ys), SETTINGS, keys)
     covered = {"mu": 0, "tau": 0, "sigma": 0}
     for k, truth in enumerate(truths):
         for name in covered:

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from pooling import STRATEGIES
 from pooling.config import check_config as check_schema
 from pooling.errors import PoolingError
-from pooling.priors import check_overrides, relevant_overrides
+from pooling.priors import check_overrides, explicit_priors, relevant_overrides
 
 SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
 
@@ -22,6 +22,11 @@ def check_config():
         check_schema(config, SCHEMA)
         check_overrides(config.get("priors", {}), "priors")
         for name, entry in config["datasets"].items():
+            if name == "sbc":
+                raise PoolingError(
+                    "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based "
+                    "calibration); rename the dataset"
+                )
             check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")
             sizes = entry.get("simulate", {}).get("group_sizes")
             if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
@@ -53,8 +58,18 @@ def check_paths():
             )
 
 
+def check_sbc():
+    """SBC's priors, once the schema has filled in its defaults."""
+    try:
+        for strategy in config["sbc"]["strategies"]:
+            explicit_priors(strategy, config["sbc"]["priors"])
+    except PoolingError as error:
+        stop(error)
+
+
 check_config()
 validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
+check_sbc()
 
 SAMPLER_KEYS = (
     "chains",
@@ -71,6 +86,7 @@ DATASETS = list(config["datasets"])
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     strategy="|".join(STRATEGIES),
+    shard=r"\d+",
 
 
 def get_setting(dataset, key):
@@ -193,3 +209,42 @@ def get_radon_url(wildcards):
 
 def get_radon_sha256(wildcards):
     return config["radon_source"]["sha256"][wildcards.radon_file]
+
+
+def get_sbc_strategies():
+    return [s for s in STRATEGIES if s in config["sbc"]["strategies"]]
+
+
+def get_sbc_params(wildcards):
+    """Everything that shapes one SBC shard's ranks (not `level`, which only the
+    summary reads)."""
+    sbc = config["sbc"]
+    settings = {key: sbc[key] for key in ("chains", "warmup", "draws", "thin")}
+    settings.update(target_accept=config["target_accept"], max_tree_depth=config["max_tree_depth"])
+    if wildcards.strategy == "partial_pooling":
+        settings["parameterization"] = config["parameterization"]
+    return {
+        "groups": sbc["groups"],
+        "group_size": sbc["group_size"],
+        "priors": relevant_overrides(wildcards.strategy, sbc["priors"]),
+        "settings": settings,
+        "seed": sbc["seed"],
+        "simulations": sbc["simulations"],
+        "shards": sbc["shards"],
+    }
+
+
+def get_sbc_shards(wildcards):
+    return expand(
+        "results/sbc/{strategy}/shards/{shard}.csv",
+        strategy=wildcards.strategy,
+        shard=range(config["sbc"]["shards"]),
+    )
+
+
+def get_sbc_outputs():
+    return expand(
+        "results/sbc/{strategy}/{output}",
+        strategy=get_sbc_strategies(),
+        output=["summary.csv", "ranks.csv", "ranks.png", "ecdf.png"],
+    )

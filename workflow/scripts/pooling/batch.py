@@ -19,12 +19,13 @@ from numpyro.infer.util import initialize_model, log_likelihood
 INIT_RADIUS = 2.0  # numpyro's init_to_uniform: unconstrained values in (-2, 2)
 
 
-def sample_many(model, args, y, settings, seed):
+def sample_many(model, args, y, settings, keys):
     """Posterior draws for each of S datasets.
 
     `args`: the model's array arguments, each with a leading axis of length S (None
     stays None); `y`: (S, N) responses. `settings`: chains, warmup, draws per chain,
-    target_accept, max_tree_depth. Returns ({site: (S, chains * draws, ...)} including
+    target_accept, max_tree_depth. `keys`: one PRNG key per dataset, so a dataset's
+    draws do not depend on which others share the batch. Returns ({site: (S, chains * draws, ...)} including
     deterministic sites, the pointwise log-likelihood of y as "log_lik" (S, chains *
     draws, N), and "diverging" (S,) counts).
     """
@@ -62,8 +63,7 @@ def sample_many(model, args, y, settings, seed):
         log_lik = log_likelihood(model, samples, *data, y=response)["y"]
         return samples, log_lik, diverging.sum()
 
-    keys = jax.random.split(jax.random.PRNGKey(seed), y.shape[0])
-    samples, log_lik, diverging = jax.jit(lambda *xs: lax.map(one_dataset, xs))(keys, args, y)
+    samples, log_lik, diverging = jax.jit(lambda *xs: lax.map(one_dataset, xs))(jnp.asarray(keys), args, y)
     draws_out = {name: np.asarray(value) for name, value in samples.items()}
     draws_out["log_lik"] = np.asarray(log_lik)
     draws_out["diverging"] = np.asarray(diverging)

@@ -91,3 +91,49 @@ def loo_comparison(table, out):
     ax = np.ravel(axes)[0]
     ax.set_title("PSIS-LOO comparison (higher elpd is better)")
     _save(ax.get_figure(), out)
+
+
+def sbc_histograms(ranks, strategy, out):
+    """Rank histogram per quantity with the 99% range of a bin count under uniformity
+    (Talts et al. 2018, figure 1)."""
+    from scipy import stats
+
+    from .sbc import bins
+
+    quantities = list(dict.fromkeys(ranks["quantity"]))
+    fig, axes = plt.subplots(1, len(quantities), figsize=(3 * len(quantities), 2.6), squeeze=False)
+    for ax, quantity in zip(axes[0], quantities):
+        table = ranks[ranks["quantity"] == quantity]
+        draws, n = int(table["draws"].iloc[0]), len(table)
+        k = bins(draws, n)
+        low, high = stats.binom.interval(0.99, n, 1 / k)
+        ax.axhspan(low, high, color="0.85")
+        ax.axhline(n / k, color="0.5", lw=0.8)
+        ax.hist(table["rank"], bins=np.linspace(0, draws + 1, k + 1), color="C0", alpha=0.8)
+        ax.set_title(quantity)
+        ax.set_xlabel("rank")
+    axes[0][0].set_ylabel("simulations")
+    fig.suptitle(f"SBC rank histograms: {LABELS[strategy]}", y=1.04)
+    _save(fig, out)
+
+
+def sbc_ecdf(ranks, strategy, out, level=0.95):
+    """ECDF of each quantity's ranks minus the uniform CDF, with the simultaneous
+    `level` band that pooling.sbc.summarize tests against."""
+    from scipy import stats
+
+    from .sbc import eval_points, pit
+
+    quantities = list(dict.fromkeys(ranks["quantity"]))
+    fig, axes = plt.subplots(1, len(quantities), figsize=(3 * len(quantities), 2.6), squeeze=False)
+    for ax, quantity in zip(axes[0], quantities):
+        table = ranks[ranks["quantity"] == quantity]
+        draws = int(table["draws"].iloc[0])
+        az.plot_ecdf(pit(table["rank"], draws), cdf=stats.uniform(0, 1).cdf, difference=True,
+                     confidence_bands="optimized", ci_prob=level,
+                     eval_points=eval_points(draws, len(table)), ax=ax)
+        ax.set_title(quantity)
+        ax.set_xlabel("fractional rank")
+    axes[0][0].set_ylabel("ECDF difference")
+    fig.suptitle(f"SBC ECDF difference, {level:.0%} simultaneous band: {LABELS[strategy]}", y=1.04)
+    _save(fig, out)

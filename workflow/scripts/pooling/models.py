@@ -8,6 +8,7 @@ group-level predictors `U` (one row per group).
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax.numpy as jnp
 import numpyro
@@ -101,3 +102,9 @@ def build_spec(n_groups, resolved_priors, parameterization="noncentered"):
         if columns:
             priors[coefficient] = stacked(columns)
     return Spec(n_groups=n_groups, priors=priors, centered=parameterization == "centered")
+
+
+def strategy_model(strategy, n_groups, resolved_priors, parameterization="noncentered"):
+    """The strategy's model with its Spec bound, so that it takes only arrays (the
+    data can then be traced arguments of a compiled program, as in pooling.batch)."""
+    return partial(MODELS[strategy], build_spec(n_groups, resolved_priors, parameterization))

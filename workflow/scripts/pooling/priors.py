@@ -193,6 +193,20 @@ def resolve_priors(strategy, overrides, data):
     return resolved
 
 
+def explicit_priors(strategy, priors, where="sbc.priors"):
+    """{name: (Prior, "user")} for every parameter the strategy samples (predictors
+    aside), all given in `priors`: checks that draw the truth from the prior (SBC)
+    cannot fall back to defaults scaled to data that do not exist yet."""
+    needed = [p for p in PARAMETERS[strategy] if p not in COEFFICIENTS]
+    missing = [p for p in needed if p not in priors]
+    if missing:
+        raise PriorError(
+            f"{where}: no prior for {', '.join(missing)} ({strategy}); SBC draws the truth "
+            f"from the prior, so give every parameter one"
+        )
+    return {p: (parse_prior(priors[p], f"{where}.{p}", p), "user") for p in needed}
+
+
 HUGE, TINY = 1e3, 1e-3  # response scales at which sampling and default priors get awkward
 
 

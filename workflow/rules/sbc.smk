@@ -1,0 +1,65 @@
+rule sbc_shard:
+    output:
+        "results/sbc/{strategy}/shards/{shard}.csv",
+    params:
+        sbc=get_sbc_params,
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/sbc/{strategy}/shard{shard}.log",
+    benchmark:
+        "benchmarks/sbc/{strategy}/shard{shard}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/sbc_shard.py"
+
+
+rule sbc_summary:
+    input:
+        get_sbc_shards,
+    output:
+        ranks=report(
+            "results/sbc/{strategy}/ranks.csv",
+            caption="../report/sbc_ranks.rst",
+            category="SBC",
+            subcategory="{strategy}",
+            labels={"strategy": "{strategy}", "output": "ranks"},
+        ),
+        summary=report(
+            "results/sbc/{strategy}/summary.csv",
+            caption="../report/sbc_summary.rst",
+            category="SBC",
+            subcategory="{strategy}",
+            labels={"strategy": "{strategy}", "output": "uniformity tests"},
+        ),
+        histogram=report(
+            "results/sbc/{strategy}/ranks.png",
+            caption="../report/sbc_histogram.rst",
+            category="SBC",
+            subcategory="{strategy}",
+            labels={"strategy": "{strategy}", "output": "rank histograms"},
+        ),
+        ecdf=report(
+            "results/sbc/{strategy}/ecdf.png",
+            caption="../report/sbc_ecdf.rst",
+            category="SBC",
+            subcategory="{strategy}",
+            labels={"strategy": "{strategy}", "output": "ECDF difference"},
+        ),
+    params:
+        level=config["sbc"]["level"],
+    log:
+        "logs/sbc/{strategy}/summary.log",
+    benchmark:
+        "benchmarks/sbc/{strategy}/summary.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/sbc_summary.py"
+
+
+rule sbc:
+    input:
+        get_sbc_outputs(),
