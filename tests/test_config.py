@@ -40,7 +40,7 @@ def datasets(change):
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
      "simulate, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
-     "target_accept, seed, max_tree_depth, parameterization, strategies)"),
+     "target_accept, seed, max_tree_depth, parameterization, strategies, kfold)"),
     (datasets(lambda d: d.update({"my data": {"path": "x.csv", "response": "y"}})),
      "dataset name 'my data' cannot be used as a folder name under results/: use letters, digits, "
      "'_', '.' and '-', starting with a letter or digit"),
@@ -67,6 +67,15 @@ def datasets(change):
      "datasets.simulated.simulate.group_sizes: has 2 sizes but groups is 12; give one size per "
      "group or a single number"),
     (datasets(lambda d: d["seed"].pop("response")), "`datasets.seed`: 'response' is required but missing"),
+    (lambda c: c.update(sbc={"priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
+     "sbc.priors: no prior for theta (no_pooling); SBC draws the truth from the prior, so give "
+     "every parameter one"),
+    (lambda c: c.update(sbc={"strategies": ["partial_pooling"], "priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
+     "sbc.priors: no prior for tau (partial_pooling); SBC draws the truth from the prior, so give "
+     "every parameter one"),
+    (datasets(lambda d: d.update(sbc=d.pop("seed"))),
+     "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); rename the dataset"),
+    (lambda c: c.update(kfold={"folds": 1}), "`kfold.folds`: must be an integer >= 2, got 1"),
 ])
 def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message):
     assert dry_run_error(workdir, change) == [message]

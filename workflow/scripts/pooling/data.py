@@ -216,3 +216,22 @@ def load_prepared(path):
         U=U_rows,
         group_predictor_names=group_names,
     )
+
+
+def subset_groups(data, keep):
+    """The rows of the groups `keep` (indices into data.group_labels), groups
+    renumbered in that order: the training data of a K-fold refit."""
+    keep = list(keep)
+    rows = np.flatnonzero(np.isin(data.group, keep))
+    renumber = np.full(data.n_groups, -1, dtype=np.int32)
+    renumber[keep] = np.arange(len(keep), dtype=np.int32)
+    return Prepared(
+        y=data.y[rows],
+        group=renumber[data.group[rows]],
+        group_labels=[data.group_labels[g] for g in keep],
+        se=None if data.se is None else data.se[rows],
+        X=None if data.X is None else data.X[rows],
+        predictor_names=data.predictor_names,
+        U=None if data.U is None else data.U[keep],
+        group_predictor_names=data.group_predictor_names,
+    )

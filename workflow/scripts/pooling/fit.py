@@ -36,12 +36,13 @@ def model_arrays(data, strategy):
     return data.group, as32(data.se), as32(data.X), U
 
 
-def run_nuts(data, strategy, settings):
+def run_nuts(data, strategy, settings, priors=None):
     """NUTS draws for `strategy` on prepared `data`, without predictive draws or
-    InferenceData (checks that need many fits, like parameter recovery, use this).
-    Returns the numpyro MCMC, the model with its arguments, and the resolved priors
-    as {name: (Prior, source)}."""
-    priors = resolve_priors(strategy, settings.get("priors", {}), data)
+    InferenceData. `priors` ({name: (Prior, source)}) default to those the settings
+    resolve to on `data`. Returns the numpyro MCMC, the model with its arguments, and
+    the priors."""
+    if priors is None:
+        priors = resolve_priors(strategy, settings.get("priors", {}), data)
     warning = scale_warning(data, priors)
     if warning:
         log.warning(warning)
