@@ -16,6 +16,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/kfold.smk"
 include: "workflow/rules/sbc.smk"
 
 
@@ -24,6 +25,7 @@ check_paths()
 
 localrules:
     all,
+    kfold,
     sbc,
 
 

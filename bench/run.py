@@ -1,10 +1,14 @@
 """Benchmarks of the workflow on this machine: prints a table and writes bench/results.csv.
 
-    python bench/run.py
+    python bench/run.py            # every row (about 15 min on 2 cores)
+    python bench/run.py sbc        # only the named groups of rows: dag, refit, sbc
 
 Rows: the default DAG from scratch against the notebook way (bench/notebook.py), both
-timed in this run; a warm refit process (same shapes, new seed) against a bare import
-of jax, numpyro and arviz; `snakemake -n` on a finished run. Each row says its target.
+timed in this run, and `snakemake -n` on the finished run; a warm refit process (same
+shapes, new seed) against a bare import of jax, numpyro and arviz; simulation-based
+calibration (`snakemake --cores 2 sbc`, shipped design: 200 simulations for each of
+the three strategies) as simulations per minute. Each row says its target. Rows not
+run keep their last figures in bench/results.csv.
 """
 
 import csv
@@ -32,25 +36,55 @@ def fit_seconds(workdir, dataset, strategy):
     return float(rows[-1].split("\t")[0])
 
 
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+HEADER = ("measure", "seconds", "baseline seconds", "figure", "target")
+
+
+def dag_rows(workdir):
+    dag = timed([*SNAKEMAKE, "--cores", "4"], workdir)
+    notebook = timed([sys.executable, str(ROOT / "bench" / "notebook.py")], workdir)
+    dry = timed([*SNAKEMAKE, "-n", "--cores", "4"], workdir)
+    return [("default DAG from scratch / notebook way", dag, notebook, dag / notebook, "<= 0.5"),
+            ("snakemake -n on a finished run (s)", dry, None, dry, "<= 3")]
+
+
+def refit_rows(workdir):
+    target = "results/eight_schools/fits/partial_pooling.nc"
+    timed([*SNAKEMAKE, "--cores", "4", target], workdir)
+    timed([*SNAKEMAKE, "--cores", "4", target, "--forcerun", "fit", "--config", "seed=2"], workdir)
+    refit = fit_seconds(workdir, "eight_schools", "partial_pooling")
+    bare = timed([sys.executable, "-c", "import jax, numpyro, arviz"], workdir)
+    return [("warm refit process / bare import", refit, bare, refit / bare, "<= 2")]
+
+
+def sbc_rows(workdir):
+    seconds = timed([*SNAKEMAKE, "--cores", "2", "sbc"], workdir)
+    simulations = 3 * 200
+    return [("SBC, shipped design: simulations per minute (2 cores)", seconds, None,
+             simulations / (seconds / 60), "report")]
+
+
+GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows}
+
+
 def main():
-    snakemake = [sys.executable, "-m", "snakemake"]
+    chosen = sys.argv[1:] or list(GROUPS)
+    results = ROOT / "bench" / "results.csv"
+    previous = {}
+    if results.exists():
+        with open(results, newline="") as handle:
+            previous = {row[0]: row for row in list(csv.reader(handle))[1:]}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = copy_workflow(Path(tmp))
-        dag = timed([*snakemake, "--cores", "4"], workdir)
-        notebook = timed([sys.executable, str(ROOT / "bench" / "notebook.py")], workdir)
-        rows.append(("default DAG from scratch / notebook way", dag, notebook, dag / notebook, "<= 0.5"))
-        dry = timed([*snakemake, "-n", "--cores", "4"], workdir)
-        rows.append(("snakemake -n on a finished run (s)", dry, None, dry, "<= 3"))
-        target = "results/eight_schools/fits/partial_pooling.nc"
-        timed([*snakemake, "--cores", "4", target, "--forcerun", "fit", "--config", "seed=2"], workdir)
-        refit = fit_seconds(workdir, "eight_schools", "partial_pooling")
-        bare = timed([sys.executable, "-c", "import jax, numpyro, arviz"], workdir)
-        rows.append(("warm refit process / bare import", refit, bare, refit / bare, "<= 2"))
-    header = ("measure", "seconds", "baseline seconds", "figure", "target")
-    with open(ROOT / "bench" / "results.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows([header, *rows])
-    print(" | ".join(header))
+        for name in chosen:
+            rows += GROUPS[name](workdir)
+    fresh = {row[0] for row in rows}
+    rows = [row for name, row in previous.items() if name not in fresh] + rows
+    rows = [(r[0], float(r[1]), None if r[2] in ("", None) else float(r[2]), float(r[3]), r[4]) for r in rows]
+    with open(results, "w", newline="") as handle:
+        csv.writer(handle).writerows([HEADER, *rows])
+    print(" | ".join(HEADER))
     for name, seconds, baseline, figure, goal in rows:
         base = "" if baseline is None else f"{baseline:.1f}"
         print(f"{name} | {seconds:.1f} | {base} | {figure:.2f} | {goal}")

@@ -87,6 +87,7 @@ wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
     strategy="|".join(STRATEGIES),
     shard=r"\d+",
+    fold=r"\d+",
 
 
 def get_setting(dataset, key):
@@ -183,9 +184,11 @@ def get_dataset_outputs(dataset):
     strategies = get_strategies(dataset)
     outputs = [
         f"results/{dataset}/loo_compare.csv",
+        f"results/{dataset}/logo_compare.csv",
         f"results/{dataset}/priors.csv",
         f"results/{dataset}/figures/forest.png",
         f"results/{dataset}/figures/loo_compare.png",
+        f"results/{dataset}/figures/logo_compare.png",
     ]
     for strategy in strategies:
         outputs += [
@@ -248,3 +251,65 @@ def get_sbc_outputs():
         strategy=get_sbc_strategies(),
         output=["summary.csv", "ranks.csv", "ranks.png", "ecdf.png"],
     )
+
+
+def get_kfold(dataset):
+    return get_setting(dataset, "kfold")
+
+
+def get_kfold_strategies(dataset):
+    """Strategies that can predict a new group (no pooling has no population)."""
+    return [s for s in get_strategies(dataset) if s != "no_pooling"]
+
+
+@functools.lru_cache
+def _n_groups(dataset):
+    """Groups of a dataset before it is prepared (folds are DAG structure): the design's
+    count, else the distinct labels of the group column, else the rows."""
+    entry = config["datasets"][dataset]
+    if "simulate" in entry:
+        return entry["simulate"]["groups"]
+    import pandas as pd
+
+    column = entry.get("group")
+    table = pd.read_csv(entry["path"], usecols=[column] if column else None)
+    return table[column].nunique() if column else len(table)
+
+
+def get_n_folds(dataset):
+    folds = get_kfold(dataset)["folds"]
+    return _n_groups(dataset) if folds is None else folds
+
+
+def get_kfold_files(dataset):
+    return expand(
+        "results/{dataset}/kfold/{strategy}/fold{fold}.csv",
+        dataset=dataset,
+        strategy=get_kfold_strategies(dataset),
+        fold=range(get_n_folds(dataset)),
+    )
+
+
+def kfold_requested():
+    """Whether `kfold` is among the command line's targets. The exact refits join the
+    LOGO table when asked for, and stay in it once they exist."""
+    return "kfold" in getattr(workflow.dag_settings, "targets", ())
+
+
+def get_kfold_scores(wildcards):
+    dataset = wildcards.dataset
+    if not get_kfold_strategies(dataset):
+        return []
+    pattern = f"results/{dataset}/kfold"
+    if kfold_requested() or os.path.isdir(pattern):
+        return get_kfold_files(dataset)
+    return []
+
+
+def get_kfold_outputs():
+    return [
+        f"results/{dataset}/{output}"
+        for dataset in DATASETS
+        if get_kfold_strategies(dataset)
+        for output in ("logo_compare.csv", "figures/logo_compare.png")
+    ]

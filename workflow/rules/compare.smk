@@ -1,6 +1,7 @@
 rule compare:
     input:
-        get_fits,
+        fits=get_fits,
+        kfold=get_kfold_scores,
     output:
         loo=report(
             "results/{dataset}/loo_compare.csv",
@@ -9,6 +10,14 @@ rule compare:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "PSIS-LOO comparison"},
         ),
+        logo=report(
+            "results/{dataset}/logo_compare.csv",
+            caption="../report/logo_compare.rst",
+            category="{dataset}",
+            subcategory="Model comparison",
+            labels={"strategy": "all", "output": "leave-one-group-out comparison"},
+        ),
+        logo_groups="results/{dataset}/logo_groups.csv",
         priors=report(
             "results/{dataset}/priors.csv",
             caption="../report/priors.rst",

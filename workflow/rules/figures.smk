@@ -30,6 +30,8 @@ rule plot_comparison:
     input:
         fits=get_fits,
         loo="results/{dataset}/loo_compare.csv",
+        logo="results/{dataset}/logo_compare.csv",
+        logo_groups="results/{dataset}/logo_groups.csv",
     output:
         forest=report(
             "results/{dataset}/figures/forest.png",
@@ -44,6 +46,13 @@ rule plot_comparison:
             category="{dataset}",
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "PSIS-LOO comparison"},
+        ),
+        logo=report(
+            "results/{dataset}/figures/logo_compare.png",
+            caption="../report/logo_plot.rst",
+            category="{dataset}",
+            subcategory="Model comparison",
+            labels={"strategy": "all", "output": "leave-one-group-out comparison"},
         ),
     log:
         "logs/{dataset}/plot_comparison.log",

@@ -7,3 +7,8 @@ with logged(snakemake.log[0]):
 
     figures.forest(load_fits(snakemake.input.fits), snakemake.output.forest)
     figures.loo_comparison(pd.read_csv(snakemake.input.loo, index_col=0), snakemake.output.loo)
+    figures.logo_comparison(
+        pd.read_csv(snakemake.input.logo, index_col=0),
+        pd.read_csv(snakemake.input.logo_groups, dtype={"group": str}),
+        snakemake.output.logo,
+    )

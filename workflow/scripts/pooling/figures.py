@@ -87,10 +87,51 @@ def rank_trace(idata, out, title):
 
 
 def loo_comparison(table, out):
+    if len(table) == 1:  # az.plot_compare needs two models to set its axis limits
+        fig, ax = plt.subplots(figsize=(7, 1.6))
+        ax.errorbar(table["elpd_loo"], [0], xerr=table["se"], fmt="o")
+        ax.set_yticks([0], [LABELS[s] for s in table.index])
+        ax.set_xlabel("elpd_loo (log)")
+        ax.set_title("PSIS-LOO (one strategy fitted: nothing to compare)")
+        _save(fig, out)
+        return
     axes = az.plot_compare(table, insample_dev=False, figsize=(7, 1 + 0.6 * len(table)))
     ax = np.ravel(axes)[0]
     ax.set_title("PSIS-LOO comparison (higher elpd is better)")
     _save(ax.get_figure(), out)
+
+
+def logo_comparison(summary, groups, out):
+    """Left: each strategy's LOGO elpd difference to the best, with the paired
+    standard error (PSIS and, once run, exact K-fold); right: each group's Pareto k,
+    where PSIS-LOGO can be trusted."""
+    scored = summary.dropna(subset=["elpd_psis"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 1.5 + 0.5 * max(len(scored), 2)),
+                                      gridspec_kw={"width_ratios": [1, 1.3]})
+    rows = np.arange(len(scored))
+    methods = [("psis", "PSIS", "o")]
+    if "elpd_kfold" in scored and scored["elpd_kfold"].notna().any():
+        methods.append(("kfold", f"exact {int(scored['folds'].max())}-fold", "s"))
+    for k, (method, label, marker) in enumerate(methods):
+        left.errorbar(scored[f"elpd_diff_{method}"], rows + 0.2 * k, xerr=scored[f"dse_{method}"],
+                      fmt=marker, color=f"C{k}", label=label)
+    left.axvline(0, color="0.6", lw=0.8)
+    left.set_yticks(rows, [LABELS[s] for s in scored.index])
+    left.set_ylim(len(scored) - 0.4, -0.6)
+    left.set_xlabel("elpd difference to the best (± paired se)")
+    left.legend(frameon=False, fontsize=8)
+    if "no_pooling" in summary.index:
+        fig.text(0.01, -0.1, "No pooling: no population, so no prediction for a new group.", fontsize=8)
+    for k, (strategy, table) in enumerate(groups.groupby("strategy", sort=False)):
+        right.plot(np.arange(len(table)), table["pareto_k"], "o", color=f"C{k + 2}",
+                   label=LABELS[strategy])
+    right.axhline(scored["pareto_k_threshold"].min(), color="0.4", ls="--", lw=0.8)
+    labels = groups.drop_duplicates("group")["group"]
+    right.set_xticks(np.arange(len(labels)), labels, rotation=90 if len(labels) > 12 else 0, fontsize=7)
+    right.set_ylabel("Pareto k (PSIS-LOGO)")
+    right.legend(frameon=False, fontsize=8)
+    fig.suptitle("Leave-one-group-out: predicting a group the fit has not seen", y=1.02)
+    _save(fig, out)
 
 
 def sbc_histograms(ranks, strategy, out):

@@ -143,6 +143,10 @@ def logo_tables(fits, kfold=None):
         groups.append(table)
     groups = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame()
     summary = pd.DataFrame(summary).set_index("strategy")
+    if "n_pareto_k_high" in summary:
+        summary["n_pareto_k_high"] = summary["n_pareto_k_high"].astype("Int64")
+    if "folds" in summary:
+        summary["folds"] = summary["folds"].astype("Int64")
     for method in ("psis", "kfold"):
         column = f"elpd_{method}"
         if column not in summary or summary[column].isna().all():

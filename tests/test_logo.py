@@ -1,0 +1,131 @@
+"""Leave-one-group-out: the closed-form marginal group likelihood, PSIS-LOGO against
+exact refits, and the `kfold` target joining the LOGO table."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pooling.data import load_prepared, prepare, subset_groups
+from pooling.errors import DataError
+from pooling.fit import run_nuts, sample
+from pooling.logo import NO_POPULATION, folds_of, group_log_lik, heldout_elpd, kfold_fold, psis_logo
+
+from helpers import ROOT, planned_outputs, read_config, snakemake, write_config
+
+
+def test_marginal_group_likelihood_matches_the_multivariate_normal():
+    """Rows of a group given (mu, tau, sigma, beta, gamma): N(mu + U gamma + X beta,
+    sigma^2 I + tau^2 11'), checked against scipy for each draw and group."""
+    rng = np.random.default_rng(0)
+    group = np.array([1, 0, 1, 2, 1, 0], dtype=np.int32)
+    y, X, U = rng.normal(size=6), rng.normal(size=(6, 2)), rng.normal(size=(3, 1))
+    draws = {"mu": rng.normal(size=4), "tau": rng.gamma(2, size=4), "sigma": rng.gamma(2, size=4),
+             "beta": rng.normal(size=(4, 2)), "gamma": rng.normal(size=(4, 1))}
+    for se in (None, rng.gamma(2, size=6)):
+        ll = group_log_lik("partial_pooling", draws, y, group, 3, se=se, X=X, U=U)
+        for s in range(4):
+            for j in range(3):
+                rows = group == j
+                mean = draws["mu"][s] + U[j] @ draws["gamma"][s] + X[rows] @ draws["beta"][s]
+                noise = se[rows] ** 2 if se is not None else np.full(rows.sum(), draws["sigma"][s] ** 2)
+                cov = np.diag(noise) + draws["tau"][s] ** 2
+                assert ll[s, j] == pytest.approx(stats.multivariate_normal(mean, cov).logpdf(y[rows]), rel=1e-10)
+
+
+def test_complete_pooling_scores_rows_independently_around_mu():
+    rng = np.random.default_rng(1)
+    group, y = np.array([0, 0, 1], dtype=np.int32), rng.normal(size=3)
+    draws = {"mu": np.array([0.3]), "sigma": np.array([1.7])}
+    ll = group_log_lik("complete_pooling", draws, y, group, 2)
+    expected = stats.norm(0.3, 1.7).logpdf(y)
+    np.testing.assert_allclose(ll[0], [expected[:2].sum(), expected[2]])
+
+
+def test_folds_are_one_group_each_or_a_seeded_even_split():
+    np.testing.assert_array_equal(folds_of(5, None, 1), np.arange(5))
+    np.testing.assert_array_equal(folds_of(5, 9, 1), np.arange(5))
+    folds = folds_of(8, 3, 1)
+    assert sorted(np.bincount(folds)) == [2, 3, 3]
+    np.testing.assert_array_equal(folds, folds_of(8, 3, 1))
+    assert not np.array_equal(folds, folds_of(8, 3, 2))
+
+
+@pytest.fixture(scope="module")
+def eight_schools(tmp_path_factory):
+    path = tmp_path_factory.mktemp("es") / "prepared.csv"
+    prepare(str(ROOT / "resources" / "eight_schools.csv"), "y", group="school", se="se").to_csv(path, index=False)
+    return path
+
+
+def test_psis_logo_agrees_with_exact_logo_within_monte_carlo_error(eight_schools):
+    """Partial pooling on eight schools: PSIS on the analytic group marginal against 8
+    refits, each without one school, scored with the same priors. Tolerance: 4
+    combined Monte Carlo standard errors per school, each estimated from the spread
+    of the estimate across the 4 chains."""
+    data = load_prepared(eight_schools)
+    settings = dict(chains=4, warmup=500, draws=1500, target_accept=0.95, max_tree_depth=10, seed=3)
+    idata, priors = sample(data, "partial_pooling", settings)
+    psis = psis_logo(idata, "partial_pooling")
+    assert (psis.pareto_k.values < 0.7).all()
+    psis_by_chain = np.array([psis_logo(idata.sel(chain=[c]), "partial_pooling").loo_i.values
+                              for c in range(4)])
+    exact, exact_by_chain = [], []
+    for school in range(8):
+        training = [g for g in range(8) if g != school]
+        mcmc = run_nuts(subset_groups(data, training), "partial_pooling", settings, priors=priors)[0]
+        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in draws.items()}
+        exact.append(heldout_elpd("partial_pooling", flat, data, np.array([school]))[0])
+        exact_by_chain.append([heldout_elpd("partial_pooling", {k: v[c] for k, v in draws.items()},
+                                            data, np.array([school]))[0] for c in range(4)])
+    mcse = np.sqrt(psis_by_chain.var(axis=0, ddof=1) / 4 + np.var(exact_by_chain, axis=1, ddof=1) / 4)
+    difference = psis.loo_i.values - np.array(exact)
+    assert (np.abs(difference) < 4 * mcse).all(), (difference, mcse)
+    assert abs(difference.sum()) < 4 * math.sqrt((mcse**2).sum())
+
+
+def test_no_pooling_has_no_kfold_score(eight_schools, tmp_path):
+    with pytest.raises(DataError) as error:
+        kfold_fold(eight_schools, "es.csv", "no_pooling", {}, {"folds": None, "seed": 1}, 0, tmp_path / "x.csv")
+    assert str(error.value) == f"kfold for no_pooling: {NO_POPULATION}"
+
+
+def test_every_run_writes_psis_logo_next_to_loo(shipped_run):
+    table = pd.read_csv(shipped_run / "results" / "eight_schools" / "logo_compare.csv", index_col=0)
+    assert set(table.index) == {"no_pooling", "complete_pooling", "partial_pooling"}
+    assert table.loc["no_pooling", "note"] == NO_POPULATION
+    assert math.isnan(table.loc["no_pooling", "elpd_psis"])
+    scored = table.loc[["complete_pooling", "partial_pooling"]]
+    assert scored["elpd_psis"].between(-40, -25).all()
+    assert (scored["n_pareto_k_high"] == 0).all()
+    assert "elpd_kfold" not in table
+    groups = pd.read_csv(shipped_run / "results" / "eight_schools" / "logo_groups.csv")
+    for strategy, rows in groups.groupby("strategy"):
+        assert list(rows["group"]) == list("ABCDEFGH")
+        assert rows["elpd_psis"].sum() == pytest.approx(table.loc[strategy, "elpd_psis"])
+
+
+def test_kfold_target_refits_each_fold_and_joins_the_logo_table(tmp_path):
+    from conftest import SMALL, copy_workflow
+
+    workdir = copy_workflow(tmp_path)
+    config = read_config(workdir)
+    config.update(SMALL)
+    config["datasets"] = {"eight_schools": config["datasets"]["eight_schools"]}
+    config["strategies"] = ["partial_pooling"]
+    config["kfold"] = {"folds": 4, "seed": 7}
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2", "kfold")
+    results = workdir / "results" / "eight_schools"
+    folds = pd.concat(pd.read_csv(p, dtype={"group": str}) for p in sorted((results / "kfold").rglob("fold*.csv")))
+    assert sorted(folds["group"]) == list("ABCDEFGH")
+    np.testing.assert_array_equal(np.bincount(folds["fold"]), [2, 2, 2, 2])
+    table = pd.read_csv(results / "logo_compare.csv", index_col=0)
+    assert table.loc["partial_pooling", "elpd_kfold"] == pytest.approx(folds["elpd"].sum())
+    assert table.loc["partial_pooling", "folds"] == 4
+    assert "nothing to be done" in snakemake(workdir, "--cores", "2", "kfold", "-n").stdout.lower()
+    planned = planned_outputs(snakemake(workdir, "--cores", "2", "-n").stdout)
+    assert planned and not any("kfold" in path or "logo" in path for path in planned)
