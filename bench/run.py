@@ -1,17 +1,20 @@
 """Benchmarks of the workflow on this machine: prints a table and writes bench/results.csv.
 
     python bench/run.py            # every row (about 15 min on 2 cores)
-    python bench/run.py sbc        # only the named groups of rows: dag, refit, sbc
+    python bench/run.py sbc        # only the named groups of rows: dag, refit, sbc, nutpie
 
 Rows: the default DAG from scratch against the notebook way (bench/notebook.py), both
 timed in this run, and `snakemake -n` on the finished run; a warm refit process (same
 shapes, new seed) against a bare import of jax, numpyro and arviz; simulation-based
 calibration (`snakemake --cores 2 sbc`, shipped design: 200 simulations for each of
-the three strategies) as simulations per minute. Each row says its target. Rows not
-run keep their last figures in bench/results.csv.
+the three strategies) as simulations per minute; radon partial pooling's bulk ESS of
+tau per second against nutpie (needs bench/.venv, see bench/requirements.txt; this also
+rewrites bench/phases.csv). Each row says its target. Rows not run keep their last
+figures in bench/results.csv.
 """
 
 import csv
+import json
 import subprocess
 import sys
 import tempfile
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RADON = ROOT.parent / "shared" / "data" / "radon" / "radon_mn.csv"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers import copy_workflow  # noqa: E402
@@ -64,7 +68,34 @@ def sbc_rows(workdir):
              simulations / (seconds / 60), "report")]
 
 
-GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows}
+def nutpie_rows(workdir):
+    """Radon partial pooling, bulk ESS of tau per second: numpyro as profiled by
+    bench/phases.py (import + compile + warmup + sampling, and sampling alone) against
+    nutpie's whole process and its sampling (bench/nutpie_radon.py in bench/.venv)."""
+    python = ROOT / "bench" / ".venv" / "bin" / "python"
+    if not python.exists():
+        print("skipping nutpie: create bench/.venv from bench/requirements.txt", file=sys.stderr)
+        return []
+    imports = timed([sys.executable, "-c", "import jax, numpyro"], workdir)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "phases.py")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(ROOT / "bench" / "phases.csv", newline="") as handle:
+        radon = next(r for r in csv.DictReader(handle) if r["dataset"] == "radon")
+    sampling = float(radon["sampling_s"]) + float(radon["warmup_s"])
+    fit = imports + float(radon["compile_s"]) + sampling
+    ess = float(radon["ess_bulk_per_s_tau"]) * float(radon["sampling_s"])
+    result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_radon.py"), str(RADON)],
+                            check=True, capture_output=True, text=True)
+    nutpie = json.loads(result.stdout.strip().splitlines()[-1])
+    return [
+        ("radon partial pooling ESS(tau)/s, whole fit: numpyro / nutpie", fit, nutpie["wall_s"],
+         (ess / fit) / (nutpie["ess_bulk_tau"] / nutpie["wall_s"]), ">= 1"),
+        ("radon partial pooling ESS(tau)/s, warmup + sampling only: numpyro / nutpie", sampling,
+         nutpie["sampling_s"], (ess / sampling) / (nutpie["ess_bulk_tau"] / nutpie["sampling_s"]), "report"),
+    ]
+
+
+GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows, "nutpie": nutpie_rows}
 
 
 def main():
