@@ -36,7 +36,7 @@ def datasets(change):
      "(choose from no_pooling, complete_pooling, partial_pooling)"),
     (lambda c: c.update(sead=2),
      "`sead` is not a known key; did you mean `seed`? (known: chains, warmup, draws, "
-     "target_accept, seed, max_tree_depth, parameterization, strategies, priors, compile_cache, radon_source, datasets)"),
+     "target_accept, seed, max_tree_depth, parameterization, strategies, priors, kfold, sbc, compile_cache, radon_source, datasets)"),
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
      "simulate, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
@@ -75,7 +75,7 @@ def datasets(change):
      "every parameter one"),
     (datasets(lambda d: d.update(sbc=d.pop("seed"))),
      "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); rename the dataset"),
-    (lambda c: c.update(kfold={"folds": 1}), "`kfold.folds`: must be an integer >= 2, got 1"),
+    (lambda c: c.update(kfold={"folds": 1}), "`kfold.folds`: must be an integer >= 2 or null, got 1"),
 ])
 def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message):
     assert dry_run_error(workdir, change) == [message]

@@ -3,7 +3,6 @@ predictor reproduces the published multilevel estimates, and PSIS-LOO prefers pa
 pooling while flagging no pooling's single-home counties."""
 
 import arviz as az
-import numpy as np
 import pytest
 
 from pooling.compare import loo_table

@@ -3,7 +3,6 @@ uniform when the fitted model is the simulating one, and the same test fails whe
 is not (so the check can fail)."""
 
 import pandas as pd
-import pytest
 
 from pooling.sbc import QUANTITIES, run, summarize
 

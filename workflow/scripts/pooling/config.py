@@ -38,8 +38,11 @@ def _describe(error):
     if error.validator == "pattern" and list(error.absolute_path) == ["datasets"]:
         return (f"dataset name {value!r} cannot be used as a folder name under results/: "
                 f"use letters, digits, '_', '.' and '-', starting with a letter or digit")
-    if error.validator in ("type", "minimum") and error.schema.get("type") == "integer":
-        return f"`{key}`: must be an integer >= {error.schema.get('minimum', '-inf')}, got {value!r}"
+    types = error.schema.get("type")
+    types = types if isinstance(types, list) else [types]
+    if error.validator in ("type", "minimum") and "integer" in types:
+        null = " or null" if "null" in types else ""
+        return f"`{key}`: must be an integer >= {error.schema.get('minimum', '-inf')}{null}, got {value!r}"
     if error.validator in ("exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum", "type"):
         bounds = [f"{op} {error.schema[b]}" for b, op in (
             ("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
