@@ -2,6 +2,8 @@
 uniform when the fitted model is the simulating one, and the same test fails when it
 is not (so the check can fail)."""
 
+import zipfile
+
 import pandas as pd
 
 from pooling.sbc import QUANTITIES, run, summarize
@@ -62,3 +64,6 @@ def test_sbc_target_runs_sharded_and_matches_one_batch(tmp_path):
     assert (summary["simulations"] == 10).all()
     assert not (workdir / "results" / "sbc" / "partial_pooling").exists()
     assert snakemake(workdir, "--cores", "2", "sbc", "-n").stdout.count("sbc_shard") == 0
+    snakemake(workdir, "--report", "report.zip", "sbc")
+    names = {name.rsplit("/", 1)[-1] for name in zipfile.ZipFile(workdir / "report.zip").namelist()}
+    assert {"ranks.csv", "summary.csv", "ranks.png", "ecdf.png"} <= names
