@@ -129,3 +129,16 @@ def test_kfold_target_refits_each_fold_and_joins_the_logo_table(tmp_path):
     assert "nothing to be done" in snakemake(workdir, "--cores", "2", "kfold", "-n").stdout.lower()
     planned = planned_outputs(snakemake(workdir, "--cores", "2", "-n").stdout)
     assert planned and not any("kfold" in path or "logo" in path for path in planned)
+
+
+def test_kfold_needs_the_data_to_count_groups_when_one_fold_per_group(workdir):
+    """Radon's CSV is built by a rule: before it exists, one fold per group cannot be
+    planned, and the run says what to do instead of failing inside Snakemake."""
+    result = snakemake(workdir, "-n", "kfold", "--configfile", "config/examples/radon.yaml",
+                       "--replace-workflow-config", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Invalid config (" + str(workdir / "config/examples/radon.yaml") + ", config/config.yaml): "
+        "datasets.radon: kfold.folds is null (one fold per group) but resources/radon/radon_mn.csv "
+        "does not exist yet to count its groups; run `snakemake --cores 4` first, or set "
+        "kfold.folds for the dataset")

@@ -271,6 +271,12 @@ def _n_groups(dataset):
         return entry["simulate"]["groups"]
     import pandas as pd
 
+    if not os.path.exists(entry["path"]):
+        stop(
+            f"datasets.{dataset}: kfold.folds is null (one fold per group) but {entry['path']} "
+            f"does not exist yet to count its groups; run `snakemake --cores 4` first, or set "
+            f"kfold.folds for the dataset"
+        )
     column = entry.get("group")
     table = pd.read_csv(entry["path"], usecols=[column] if column else None)
     return table[column].nunique() if column else len(table)
