@@ -142,3 +142,15 @@ def test_kfold_needs_the_data_to_count_groups_when_one_fold_per_group(workdir):
         "datasets.radon: kfold.folds is null (one fold per group) but resources/radon/radon_mn.csv "
         "does not exist yet to count its groups; run `snakemake --cores 4` first, or set "
         "kfold.folds for the dataset")
+
+
+def test_a_dataset_can_set_its_own_folds(workdir):
+    config = read_config(workdir)
+    config["datasets"]["eight_schools"]["kfold"] = {"folds": 2}
+    write_config(workdir, config)
+    planned = planned_outputs(snakemake(workdir, "-n", "kfold").stdout)
+    folds = {path for path in planned if "/kfold/" in path}
+    assert {p for p in folds if "eight_schools" in p} == {
+        f"results/eight_schools/kfold/{s}/fold{k}.csv"
+        for s in ("complete_pooling", "partial_pooling") for k in (0, 1)}
+    assert len([p for p in folds if "simulated" in p]) == 2 * 12  # one per group

@@ -254,7 +254,8 @@ def get_sbc_outputs():
 
 
 def get_kfold(dataset):
-    return get_setting(dataset, "kfold")
+    """The top-level kfold settings with the dataset's own on top."""
+    return {**config["kfold"], **config["datasets"][dataset].get("kfold", {})}
 
 
 def get_kfold_strategies(dataset):
