@@ -14,7 +14,7 @@ from numpyro.infer import MCMC, NUTS, Predictive
 
 from .data import load_prepared, sha256
 from .errors import DataError
-from .models import MODELS, build_spec
+from .models import strategy_model
 from .priors import resolve_priors, scale_warning
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,8 @@ def run_nuts(data, strategy, settings, priors=None):
     warning = scale_warning(data, priors)
     if warning:
         log.warning(warning)
-    spec = build_spec(data.n_groups, priors, settings.get("parameterization", "noncentered"))
-    model = MODELS[strategy]
-    args = (spec, *model_arrays(data, strategy))
+    model = strategy_model(strategy, data.n_groups, priors, settings.get("parameterization", "noncentered"))
+    args = model_arrays(data, strategy)
     mcmc = MCMC(
         NUTS(model, target_accept_prob=settings["target_accept"],
              max_tree_depth=settings["max_tree_depth"]),
@@ -76,7 +75,7 @@ def sample(data, strategy, settings):
     posterior_predictive = Predictive(model, mcmc.get_samples(), return_sites=["y"])(key_ppc, *args)
     prior = Predictive(model, num_samples=settings["draws"])(key_prior, *args)
 
-    group, se, X, U = args[1:]
+    group, se, X, U = args
     constant_data = {"group_index": group, "group_size": data.group_sizes, "se": se, "X": X, "U": U}
     coords = {
         "group": data.group_labels, "obs": np.arange(len(data.y)),
