@@ -1,12 +1,6 @@
-from pooling.jaxenv import configure_jax
+from jax_job import configure
 
-# The cache location does not shape the draws, so it is read from the config rather
-# than passed as a param (which would rerun every fit when it moves).
-configure_jax(
-    chains=snakemake.params.settings["chains"],
-    threads=snakemake.threads,
-    cache_dir=snakemake.config.get("compile_cache"),
-)
+configure(snakemake, chains=snakemake.params.settings["chains"])
 
 from pooling.fit import fit_to_netcdf
 from pooling.logs import logged

@@ -1,10 +1,6 @@
-from pooling.jaxenv import configure_jax
+from jax_job import configure
 
-configure_jax(
-    chains=snakemake.params.settings["chains"],
-    threads=snakemake.threads,
-    cache_dir=snakemake.config.get("compile_cache"),
-)
+configure(snakemake, chains=snakemake.params.settings["chains"])
 
 from pooling.logo import kfold_fold
 from pooling.logs import logged

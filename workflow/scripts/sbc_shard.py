@@ -1,7 +1,7 @@
-from pooling.jaxenv import configure_jax
+from jax_job import configure
 
-# Chains are vectorized on one device; the cache location does not shape the ranks.
-configure_jax(chains=1, threads=snakemake.threads, cache_dir=snakemake.config.get("compile_cache"))
+# Chains are vectorized on one device.
+configure(snakemake, chains=1)
 
 from pooling.logs import logged
 
