@@ -12,11 +12,20 @@ Two estimates of the same quantity: PSIS on that marginal likelihood (one fit, p
 of every run) and exact grouped K-fold refits (the `kfold` target).
 """
 
+import logging
 import math
 
+import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy.special import logsumexp
+
+from .data import load_prepared, subset_groups
+from .errors import DataError
+from .priors import resolve_priors
+
+log = logging.getLogger(__name__)
 
 NO_POPULATION = "no population: no pooling cannot predict a group it has not seen"
 CHUNK = 2**24  # draws x rows per block when scoring (bounded memory on large data)
@@ -87,9 +96,6 @@ def _arrays(idata):
 
 def psis_logo(idata, strategy):
     """PSIS-LOGO of one fit: az.loo on the groups' marginal log-likelihoods."""
-    import arviz as az
-    import xarray as xr
-
     posterior = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
     ll = group_log_lik(strategy, {k: v.values for k, v in posterior.data_vars.items()}, **_arrays(idata))
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], ll.shape[1])
@@ -162,12 +168,7 @@ def logo_tables(fits, kfold=None):
 def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
     """Refit `strategy` without the groups of fold `fold` and score them; the priors
     are those of the full-data fit, so every refit answers the same question."""
-    import logging
-
-    from .data import load_prepared, subset_groups
-    from .errors import DataError
-    from .fit import run_nuts
-    from .priors import resolve_priors
+    from .fit import run_nuts  # JAX and numpyro: only the refit jobs need them, not compare
 
     if strategy == "no_pooling":
         raise DataError(f"kfold for {strategy}: {NO_POPULATION}")
@@ -182,7 +183,7 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
         raise DataError(f"{source_csv}: fold {fold} leaves {len(training)} group to fit; partial "
                         f"pooling needs two or more: use fewer folds")
     priors = resolve_priors(strategy, settings.get("priors", {}), data)
-    logging.getLogger(__name__).info(
+    log.info(
         "%s fold %d: holding out %s, fitting %d groups",
         strategy, fold, ", ".join(data.group_labels[g] for g in heldout), len(training))
     mcmc = run_nuts(subset_groups(data, training), strategy, settings, priors=priors)[0]
@@ -191,7 +192,7 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
     pd.DataFrame({
         "strategy": strategy, "fold": fold,
         "group": [data.group_labels[g] for g in heldout],
-        "rows": np.bincount(data.group, minlength=data.n_groups)[heldout],
+        "rows": data.group_sizes[heldout],
         "elpd": heldout_elpd(strategy, draws, data, heldout),
         "divergences": divergences,
     }).to_csv(out, index=False)
