@@ -6,7 +6,8 @@ import zipfile
 
 import pandas as pd
 
-from pooling.sbc import QUANTITIES, run, summarize
+from pooling.sbc import QUANTITIES, run
+from pooling.uniformity import summarize
 
 from helpers import read_config, snakemake, write_config
 

@@ -3,7 +3,7 @@ from pooling.logs import logged
 with logged(snakemake.log[0]):
     import pandas as pd
     from pooling import figures
-    from pooling.sbc import summarize
+    from pooling.uniformity import summarize
 
     ranks = pd.concat(map(pd.read_csv, snakemake.input)).sort_values("simulation", kind="stable")
     strategy, level = snakemake.wildcards.strategy, snakemake.params.level

@@ -6,6 +6,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from .uniformity import bins, eval_points, pit  # noqa: E402
 
 HYPER = ("mu", "tau", "sigma", "beta", "gamma")
 LABELS = {
@@ -134,47 +137,44 @@ def logo_comparison(summary, groups, out):
     _save(fig, out)
 
 
-def sbc_histograms(ranks, strategy, out):
-    """Rank histogram per quantity with the 99% range of a bin count under uniformity
-    (Talts et al. 2018, figure 1)."""
-    from scipy import stats
-
-    from .sbc import bins
-
+def _sbc_panels(ranks, title, ylabel, out, draw):
+    """One panel per quantity, in the ranks table's order; draw(ax, table, draws)."""
     quantities = list(dict.fromkeys(ranks["quantity"]))
     fig, axes = plt.subplots(1, len(quantities), figsize=(3 * len(quantities), 2.6), squeeze=False)
     for ax, quantity in zip(axes[0], quantities):
         table = ranks[ranks["quantity"] == quantity]
-        draws, n = int(table["draws"].iloc[0]), len(table)
+        draw(ax, table, int(table["draws"].iloc[0]))
+        ax.set_title(quantity)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title, y=1.04)
+    _save(fig, out)
+
+
+def sbc_histograms(ranks, strategy, out):
+    """Rank histogram per quantity with the 99% range of a bin count under uniformity
+    (Talts et al. 2018, figure 1)."""
+
+    def draw(ax, table, draws):
+        n = len(table)
         k = bins(draws, n)
         low, high = stats.binom.interval(0.99, n, 1 / k)
         ax.axhspan(low, high, color="0.85")
         ax.axhline(n / k, color="0.5", lw=0.8)
         ax.hist(table["rank"], bins=np.linspace(0, draws + 1, k + 1), color="C0", alpha=0.8)
-        ax.set_title(quantity)
         ax.set_xlabel("rank")
-    axes[0][0].set_ylabel("simulations")
-    fig.suptitle(f"SBC rank histograms: {LABELS[strategy]}", y=1.04)
-    _save(fig, out)
+
+    _sbc_panels(ranks, f"SBC rank histograms: {LABELS[strategy]}", "simulations", out, draw)
 
 
 def sbc_ecdf(ranks, strategy, out, level=0.95):
     """ECDF of each quantity's ranks minus the uniform CDF, with the simultaneous
-    `level` band that pooling.sbc.summarize tests against."""
-    from scipy import stats
+    `level` band that pooling.uniformity.summarize tests against."""
 
-    from .sbc import eval_points, pit
-
-    quantities = list(dict.fromkeys(ranks["quantity"]))
-    fig, axes = plt.subplots(1, len(quantities), figsize=(3 * len(quantities), 2.6), squeeze=False)
-    for ax, quantity in zip(axes[0], quantities):
-        table = ranks[ranks["quantity"] == quantity]
-        draws = int(table["draws"].iloc[0])
+    def draw(ax, table, draws):
         az.plot_ecdf(pit(table["rank"], draws), cdf=stats.uniform(0, 1).cdf, difference=True,
                      confidence_bands="optimized", ci_prob=level,
                      eval_points=eval_points(draws, len(table)), ax=ax)
-        ax.set_title(quantity)
         ax.set_xlabel("fractional rank")
-    axes[0][0].set_ylabel("ECDF difference")
-    fig.suptitle(f"SBC ECDF difference, {level:.0%} simultaneous band: {LABELS[strategy]}", y=1.04)
-    _save(fig, out)
+
+    title = f"SBC ECDF difference, {level:.0%} simultaneous band: {LABELS[strategy]}"
+    _sbc_panels(ranks, title, "ECDF difference", out, draw)
