@@ -307,8 +307,7 @@ def get_kfold_scores(wildcards):
     dataset = wildcards.dataset
     if not get_kfold_strategies(dataset):
         return []
-    pattern = f"results/{dataset}/kfold"
-    if kfold_requested() or os.path.isdir(pattern):
+    if kfold_requested() or os.path.isdir(f"results/{dataset}/kfold"):
         return get_kfold_files(dataset)
     return []
 

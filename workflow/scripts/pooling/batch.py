@@ -25,9 +25,9 @@ def sample_many(model, args, y, settings, keys):
     `args`: the model's array arguments, each with a leading axis of length S (None
     stays None); `y`: (S, N) responses. `settings`: chains, warmup, draws per chain,
     target_accept, max_tree_depth. `keys`: one PRNG key per dataset, so a dataset's
-    draws do not depend on which others share the batch. Returns ({site: (S, chains * draws, ...)} including
-    deterministic sites, the pointwise log-likelihood of y as "log_lik" (S, chains *
-    draws, N), and "diverging" (S,) counts).
+    draws do not depend on which others share the batch. Returns {site: (S, chains *
+    draws, ...)} including deterministic sites, plus the pointwise log-likelihood of y
+    as "log_lik" (S, chains * draws, N) and divergence counts as "diverging" (S,).
     """
     y = jnp.asarray(y, dtype=jnp.float32)
     first = jax.tree.map(lambda a: a[0], args)
