@@ -36,11 +36,13 @@ def datasets(change):
      "(choose from no_pooling, complete_pooling, partial_pooling)"),
     (lambda c: c.update(sead=2),
      "`sead` is not a known key; did you mean `seed`? (known: chains, warmup, draws, "
-     "target_accept, seed, max_tree_depth, parameterization, strategies, priors, kfold, sbc, compile_cache, radon_source, datasets)"),
+     "target_accept, seed, max_tree_depth, parameterization, pointwise_max_rows, predictive_draws, "
+     "strategies, priors, kfold, sbc, compile_cache, radon_source, datasets)"),
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
      "simulate, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
-     "target_accept, seed, max_tree_depth, parameterization, strategies, kfold)"),
+     "target_accept, seed, max_tree_depth, parameterization, pointwise_max_rows, predictive_draws, "
+     "strategies, kfold)"),
     (datasets(lambda d: d.update({"my data": {"path": "x.csv", "response": "y"}})),
      "dataset name 'my data' cannot be used as a folder name under results/: use letters, digits, "
      "'_', '.' and '-', starting with a letter or digit"),

@@ -116,7 +116,7 @@ def test_partial_pooling_of_one_group_is_refused_with_what_to_do(tmp_path):
     prepared = tmp_path / "prepared.csv"
     prepare(source, "y", group="g").to_csv(prepared, index=False)
     with pytest.raises(DataError) as error:
-        fit_to_netcdf(prepared, source, tmp_path / "fit.nc", "d", "partial_pooling", {}, {})
+        fit_to_netcdf(prepared, source, tmp_path / "fit.nc", "d", "partial_pooling", {}, {}, {})
     assert str(error.value) == (
         f"{source}: only one group ('A'), so partial pooling cannot estimate how much groups "
         "differ (tau); set `strategies` for dataset 'd' to no_pooling and/or complete_pooling, "

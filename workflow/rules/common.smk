@@ -80,6 +80,7 @@ SAMPLER_KEYS = (
     "max_tree_depth",
     "parameterization",
 )
+STORAGE_KEYS = ("pointwise_max_rows", "predictive_draws")
 DATASETS = list(config["datasets"])
 
 
@@ -128,6 +129,11 @@ def get_fit_settings(wildcards):
     return settings
 
 
+def get_storage(wildcards):
+    """What a fit keeps of its N x draws arrays (shapes the NetCDF, not the draws)."""
+    return {key: get_setting(wildcards.dataset, key) for key in STORAGE_KEYS}
+
+
 def get_fit_threads(wildcards):
     return get_setting(wildcards.dataset, "chains")
 
@@ -162,6 +168,13 @@ def get_fit_runtime(wildcards, input):
     measured on 2 cores at 20,000 rows), doubled, and at least 5."""
     _, row_iterations = _fit_size(wildcards, input)
     return max(5, math.ceil(2 * (30 + 1e-6 * row_iterations) / 60))
+
+
+def get_compare_threads(wildcards, input):
+    """Processes for the chunked PSIS-LOO of fits too large to store their pointwise
+    log-likelihood (Snakemake caps them at --cores); one for the rest."""
+    rows = _rows(input.data, os.path.getmtime(input.data))
+    return 4 if rows > get_setting(wildcards.dataset, "pointwise_max_rows") else 1
 
 
 def get_fits(wildcards):

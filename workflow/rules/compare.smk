@@ -2,6 +2,7 @@ rule compare:
     input:
         fits=get_fits,
         kfold=get_kfold_scores,
+        data="results/{dataset}/data/prepared.csv",
     output:
         loo=report(
             "results/{dataset}/loo_compare.csv",
@@ -10,6 +11,7 @@ rule compare:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "PSIS-LOO comparison"},
         ),
+        pointwise="results/{dataset}/loo_pointwise.csv",
         logo=report(
             "results/{dataset}/logo_compare.csv",
             caption="../report/logo_compare.rst",
@@ -25,6 +27,7 @@ rule compare:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "priors"},
         ),
+    threads: get_compare_threads
     log:
         "logs/{dataset}/compare.log",
     benchmark:

@@ -6,6 +6,7 @@ rule fit:
         "results/{dataset}/fits/{strategy}.nc",
     params:
         settings=get_fit_settings,
+        storage=get_storage,
         columns=get_columns,
     threads: get_fit_threads
     resources:

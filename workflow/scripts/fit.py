@@ -13,5 +13,6 @@ with logged(snakemake.log[0]):
         dataset=snakemake.wildcards.dataset,
         strategy=snakemake.wildcards.strategy,
         settings=dict(snakemake.params.settings),
+        storage=dict(snakemake.params.storage),
         columns=dict(snakemake.params.columns),
     )

@@ -29,7 +29,7 @@ def sample_many(model, args, y, settings, keys):
     draws, ...)} including deterministic sites, plus the pointwise log-likelihood of y
     as "log_lik" (S, chains * draws, N) and divergence counts as "diverging" (S,).
     """
-    y = jnp.asarray(y, dtype=jnp.float32)
+    y = jnp.asarray(y)
     first = jax.tree.map(lambda a: a[0], args)
     info = initialize_model(jax.random.PRNGKey(0), model, model_args=first,
                             model_kwargs={"y": y[0]}, dynamic_args=True)

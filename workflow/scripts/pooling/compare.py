@@ -1,21 +1,116 @@
 """PSIS-LOO comparison of a dataset's strategies, and the priors each fit used."""
 
 import json
+import math
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import arviz as az
+import numpy as np
 import pandas as pd
+import xarray as xr
+from arviz.stats.stats_utils import ELPDData
+from scipy.special import logsumexp
+
+CHUNK = 2**23  # draws x rows per block of the chunked PSIS-LOO
+_ARRAYS = None
 
 
-def loo_table(fits):
-    """az.compare of {strategy: InferenceData} plus, per strategy, how many
-    observations have a Pareto k above ArviZ's threshold (LOO unreliable there)."""
-    loos = {name: az.loo(idata, pointwise=True) for name, idata in fits.items()}
+def loo(idata, workers=1):
+    """az.loo where the fit stored its pointwise log-likelihood, else `chunked_loo`."""
+    if "log_likelihood" in idata.groups():
+        return az.loo(idata, pointwise=True)
+    return chunked_loo(idata, workers)
+
+
+def _row_log_lik(rows):
+    """log p(y_i | draw) of `rows` for every draw: (rows, draws), float64."""
+    arrays = _ARRAYS
+    mean = arrays["theta"][:, arrays["group"][rows]]
+    if arrays["X"] is not None:
+        mean = mean + arrays["beta"] @ arrays["X"][rows].T
+    scale = arrays["sigma"][:, None] if arrays["se"] is None else arrays["se"][rows]
+    z = (arrays["y"][rows] - mean) / scale
+    return (-0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)).T
+
+
+def _log_mean_exp(values):
+    top = values.max(axis=1, keepdims=True)
+    return np.log(np.exp(values - top).mean(axis=1)) + top[:, 0]
+
+
+def _score(rows):
+    """(loo_i, lppd_i, pareto_k) of a block of rows, with az.psislw."""
+    log_lik = _row_log_lik(rows)
+    log_weights, pareto_k = az.psislw(-log_lik, _ARRAYS["reff"])
+    log_weights += log_lik
+    return logsumexp(log_weights, axis=1), _log_mean_exp(log_lik), pareto_k
+
+
+def _share(arrays):
+    """Arrays of the current chunked LOO, set in this process and in each worker
+    (forked, so the posterior is shared, not copied through a pipe)."""
+    global _ARRAYS
+    _ARRAYS = arrays
+
+
+def chunked_loo(idata, workers=1, chunk=CHUNK):
+    """What az.loo(pointwise=True) returns (same reff, PSIS and sums), with the rows'
+    log-likelihood computed from the posterior block by block (`chunk` draws x rows
+    in memory per worker), for fits too large to have stored it. `workers` processes
+    share the blocks: az.psislw fits one row at a time (~0.5 ms each)."""
+    stacked = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+    constant = idata.constant_data
+    n_samples, n_rows = stacked.sizes["sample"], idata.observed_data.sizes["obs"]
+    ess = az.ess(idata.posterior, method="mean")
+    get = lambda group, name: group[name].values.astype(float) if name in group else None
+    _share({
+        "y": idata.observed_data["y"].values.astype(float),
+        "group": constant["group_index"].values, "se": get(constant, "se"), "X": get(constant, "X"),
+        "theta": get(stacked, "theta"), "beta": get(stacked, "beta"), "sigma": get(stacked, "sigma"),
+        "reff": np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples,
+    })
+    step = max(1, chunk // n_samples)
+    blocks = [slice(start, start + step) for start in range(0, n_rows, step)]
+    if workers > 1 and len(blocks) > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            scores = list(pool.map(_score, blocks))
+    else:
+        scores = list(map(_score, blocks))
+    _share(None)
+    loo_i, lppd_i, pareto_k = (np.concatenate(parts) for parts in zip(*scores))
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7)
+    elpd = loo_i.sum()
+    obs = {"obs": idata.observed_data["obs"].values}
+    return ELPDData(
+        data=[elpd, math.sqrt(n_rows * loo_i.var()), lppd_i.sum() - elpd, n_samples, n_rows,
+              bool((pareto_k > good_k).any()), xr.DataArray(loo_i, coords=obs, dims="obs", name="loo_i"),
+              xr.DataArray(pareto_k, coords=obs, dims="obs"), "log", good_k],
+        index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning", "loo_i",
+               "pareto_k", "scale", "good_k"],
+    )
+
+
+def loo_table(loos):
+    """az.compare of {strategy: ELPDData} plus, per strategy, how many observations
+    have a Pareto k above ArviZ's threshold (LOO unreliable there)."""
     table = az.compare(loos, ic="loo")
     table.index.name = "strategy"
     table["pareto_k_threshold"] = [loos[name].good_k for name in table.index]
     table["n_pareto_k_high"] = [
         int((loos[name].pareto_k > loos[name].good_k).sum()) for name in table.index
     ]
+    return table
+
+
+def pointwise_table(loos, idata):
+    """One line per observation: its group and, per strategy, elpd_loo_i and Pareto k
+    (what a user keeps of LOO when the fits are too large to store log-likelihoods)."""
+    labels = idata.posterior["group"].values[idata.constant_data["group_index"].values]
+    table = pd.DataFrame({"obs": idata.observed_data["obs"].values, "group": labels})
+    for name, result in loos.items():
+        table[f"elpd_loo_{name}"] = result.loo_i.values
+        table[f"pareto_k_{name}"] = result.pareto_k.values
     return table
 
 

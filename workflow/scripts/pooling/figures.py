@@ -74,7 +74,8 @@ def shrinkage(no_pooling, partial_pooling, out):
 
 
 def posterior_predictive(idata, out, title):
-    axes = az.plot_ppc(idata, num_pp_samples=100, random_seed=0, figsize=(7, 4))
+    kept = idata.posterior_predictive.sizes["chain"] * idata.posterior_predictive.sizes["draw"]
+    axes = az.plot_ppc(idata, num_pp_samples=min(100, kept), random_seed=0, figsize=(7, 4))
     _figure(axes).suptitle(f"Posterior predictive check: {title}")
     _save(_figure(axes), out)
 

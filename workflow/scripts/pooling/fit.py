@@ -10,16 +10,20 @@ from importlib.metadata import version
 import arviz as az
 import jax
 import numpy as np
-from numpyro.infer import MCMC, NUTS, Predictive
+from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from .data import load_prepared, sha256
 from .errors import DataError
 from .models import strategy_model
 from .priors import resolve_priors, scale_warning
+from .sufficient import group_stats
 
 log = logging.getLogger(__name__)
 PACKAGES = ("jax", "jaxlib", "numpyro", "arviz", "numpy", "xarray", "pandas")
 EXTRA_FIELDS = ("diverging", "energy", "num_steps", "accept_prob", "adapt_state.step_size")
+# draws are computed in float64 and stored in float32 (7 significant digits), as
+# numpyro's default would: half the NetCDF
+STORED_FLOAT32 = ("posterior", "prior", "posterior_predictive", "prior_predictive", "log_likelihood")
 DIMS = {
     "theta": ["group"], "theta_z": ["group"], "beta": ["predictor"],
     "gamma": ["group_predictor"], "y": ["obs"],
@@ -29,18 +33,16 @@ DIMS = {
 
 
 def model_arrays(data, strategy):
-    """Arrays in the order the models take them: group, se, X, U (float32, as JAX
-    samples). No pooling gets no U: group-level predictors are not identifiable there."""
-    as32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)
-    U = None if strategy == "no_pooling" else as32(data.U)
-    return data.group, as32(data.se), as32(data.X), U
+    """Arrays in the order the models take them: group, se, X, U. No pooling gets no
+    U: group-level predictors are not identifiable there."""
+    return data.group, data.se, data.X, None if strategy == "no_pooling" else data.U
 
 
 def run_nuts(data, strategy, settings, priors=None):
-    """NUTS draws for `strategy` on prepared `data`, without predictive draws or
-    InferenceData. `priors` ({name: (Prior, source)}) default to those the settings
-    resolve to on `data`. Returns the numpyro MCMC, the model with its arguments, and
-    the priors."""
+    """NUTS draws for `strategy` on prepared `data`, sampled on the per-group
+    sufficient statistics, without predictive draws or InferenceData. `priors`
+    ({name: (Prior, source)}) default to those the settings resolve to on `data`.
+    Returns the numpyro MCMC, the model with its row-form arguments, and the priors."""
     if priors is None:
         priors = resolve_priors(strategy, settings.get("priors", {}), data)
     warning = scale_warning(data, priors)
@@ -57,9 +59,14 @@ def run_nuts(data, strategy, settings, priors=None):
         chain_method="parallel",
         progress_bar=False,
     )
-    mcmc.run(_keys(settings["seed"])[0], *args, y=np.asarray(data.y, dtype=np.float32),
-             extra_fields=EXTRA_FIELDS)
+    mcmc.run(_keys(settings["seed"])[0], *sufficient_args(data, args), extra_fields=EXTRA_FIELDS)
     return mcmc, model, args, priors
+
+
+def sufficient_args(data, args):
+    """The model's arguments in sufficient-statistics form, from its row-form `args`."""
+    stats = group_stats(data.y, data.group, data.n_groups, se=data.se, X=data.X)
+    return None, None, None, args[3], stats
 
 
 def _keys(seed):
@@ -67,29 +74,69 @@ def _keys(seed):
     return jax.random.split(jax.random.PRNGKey(seed), 3)
 
 
-def sample(data, strategy, settings):
+def kept_draws(draws, chains, storage):
+    """Indices of the draws (per chain) that keep pointwise arrays: all of them up to
+    storage["pointwise_max_rows"] rows, else every k-th so that about
+    storage["predictive_draws"] remain over all chains."""
+    if storage is None or storage["rows"] <= storage["pointwise_max_rows"]:
+        return np.arange(draws)
+    step = max(1, -(-draws * chains // storage["predictive_draws"]))
+    return np.arange(0, draws, step)
+
+
+def sample(data, strategy, settings, storage=None):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
-    LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
+    LOO and the figures need, and the resolved priors as {name: (Prior, source)}.
+
+    `storage` bounds the N x draws arrays: above `pointwise_max_rows` rows the
+    log-likelihood is left out (the compare job computes PSIS-LOO from the posterior
+    in chunks) and the prior and posterior predictive keep `predictive_draws` draws.
+    None keeps everything."""
     mcmc, model, args, priors = run_nuts(data, strategy, settings)
     _, key_prior, key_ppc = _keys(settings["seed"])
-    posterior_predictive = Predictive(model, mcmc.get_samples(), return_sites=["y"])(key_ppc, *args)
-    prior = Predictive(model, num_samples=settings["draws"])(key_prior, *args)
+    y = np.asarray(data.y, dtype=float)
+    chains, draws = settings["chains"], settings["draws"]
+    storage = None if storage is None else {**storage, "rows": len(y)}
+    kept = kept_draws(draws, chains, storage)
+    by_chain = mcmc.get_samples(group_by_chain=True)
+    thinned = {name: v[:, kept].reshape(-1, *v.shape[2:]) for name, v in by_chain.items()}
+    as32 = lambda draws: np.asarray(draws, dtype=np.float32)  # one N x draws array at a time
+    predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, *args)["y"])
+    prior = Predictive(model, num_samples=draws, return_sites=list(by_chain))(
+        key_prior, *sufficient_args(data, args))
+    prior_predictive = as32(Predictive(model, {k: v[:len(kept) * chains] for k, v in prior.items()},
+                                       return_sites=["y"])(key_prior, *args)["y"])
 
     group, se, X, U = args
     constant_data = {"group_index": group, "group_size": data.group_sizes, "se": se, "X": X, "U": U}
     coords = {
-        "group": data.group_labels, "obs": np.arange(len(data.y)),
+        "group": data.group_labels, "obs": np.arange(len(y)),
         "predictor": data.predictor_names, "group_predictor": data.group_predictor_names,
     }
+    # the sampled model's one observed site is the rows' total: from_dict below
+    # replaces it with the rows
     idata = az.from_numpyro(
-        mcmc, prior=prior, posterior_predictive=posterior_predictive,
+        mcmc, log_likelihood=False, coords=coords, dims={k: v for k, v in DIMS.items() if k != "y"},
         constant_data={k: v for k, v in constant_data.items() if v is not None},
-        coords=coords, dims=DIMS,
     )
+    pointwise = {
+        "observed_data": {"y": y},
+        "posterior_predictive": {"y": predictive.reshape(chains, len(kept), -1)},
+        "prior": {k: np.asarray(v)[None] for k, v in prior.items()},
+        "prior_predictive": {"y": prior_predictive[None]},
+    }
+    if len(kept) == draws:
+        log_lik = as32(log_likelihood(model, mcmc.get_samples(), *args, y=y)["y"])
+        pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
+    idata.extend(az.from_dict(**pointwise, coords=coords, dims=DIMS), join="right")
+    idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)
+    for name in STORED_FLOAT32:
+        if name in idata.groups():
+            setattr(idata, name, idata[name].astype(np.float32))
     return idata, priors
 
 
-def provenance(dataset, strategy, settings, columns, priors, source_csv, prepared_csv):
+def provenance(dataset, strategy, settings, storage, columns, priors, source_csv, prepared_csv):
     """NetCDF attrs: enough to rebuild the fit (config, data hashes, versions, seed);
     pooling.reproduce.refit does so from them alone."""
     return {
@@ -98,6 +145,7 @@ def provenance(dataset, strategy, settings, columns, priors, source_csv, prepare
         "strategy": strategy,
         "seed": int(settings["seed"]),
         "fit_config": json.dumps(settings, sort_keys=True),
+        "storage": json.dumps(storage, sort_keys=True),
         "data_columns": json.dumps(columns, sort_keys=True),
         "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
         "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()}),
@@ -118,7 +166,7 @@ def write_netcdf(idata, path):
     os.replace(partial, path)
 
 
-def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, columns):
+def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, storage, columns):
     data = load_prepared(prepared_csv)
     if strategy == "partial_pooling" and data.n_groups < 2:
         raise DataError(
@@ -129,9 +177,10 @@ def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, co
         )
     log.info("%s / %s: %d rows, %d groups, settings %s",
              dataset, strategy, len(data.y), data.n_groups, json.dumps(settings, sort_keys=True))
-    idata, priors = sample(data, strategy, settings)
+    idata, priors = sample(data, strategy, settings, storage)
     for name, (prior, source) in priors.items():
         log.info("prior %s ~ %s (%s)", name, prior, source)
-    idata.attrs = provenance(dataset, strategy, settings, columns, priors, source_csv, prepared_csv)
+    idata.attrs = provenance(dataset, strategy, settings, storage, columns, priors, source_csv,
+                             prepared_csv)
     write_netcdf(idata, out)
     log.info("wrote %s", out)

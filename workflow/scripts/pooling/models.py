@@ -4,7 +4,11 @@ Every strategy has the same single observed site `y` over plate `obs` in the row
 original order, so their pointwise log-likelihoods line up for LOO, and the same
 `theta` over plate `group`, so their group estimates can be plotted together.
 Arguments: `group` (row -> group index), known `se` per row, row predictors `X`,
-group-level predictors `U` (one row per group).
+group-level predictors `U` (one row per group), and `y`: the responses, None for
+predictive draws, or their per-group sufficient statistics (`GroupStats`, then
+`group`, `se` and `X` are None). The sufficient form is what NUTS samples: the same
+posterior at O(groups) per gradient; its one observed site `y` is the rows' total
+log density, so pointwise log-likelihoods always come from the row form.
 """
 
 from dataclasses import dataclass
@@ -15,6 +19,7 @@ import numpyro
 import numpyro.distributions as dist
 
 from .priors import COEFFICIENTS, stacked
+from .sufficient import GroupStats, log_lik
 
 
 @dataclass(frozen=True)
@@ -26,27 +31,33 @@ class Spec:
     centered: bool = False
 
 
-def _linear(spec, name, plate, matrix):
-    """matrix @ coefficients, the coefficients `name` sampled over `plate` (columns)."""
-    if matrix is None:
-        return 0.0
-    with numpyro.plate(plate, matrix.shape[1]):
-        coefficients = numpyro.sample(name, spec.priors[name])
-    return matrix @ coefficients
-
-
-def _fixed_effects(spec, X):
-    return _linear(spec, "beta", "predictor", X)
+def _coefficients(spec, name, plate, columns):
+    """The coefficients `name`, one per column over `plate`; None without columns."""
+    if not columns:
+        return None
+    with numpyro.plate(plate, columns):
+        return numpyro.sample(name, spec.priors[name])
 
 
 def _group_effects(spec, U):
-    return _linear(spec, "gamma", "group_predictor", U)
+    gamma = _coefficients(spec, "gamma", "group_predictor", 0 if U is None else U.shape[1])
+    return 0.0 if gamma is None else U @ gamma
 
 
-def _likelihood(spec, mean, se, y):
-    scale = numpyro.sample("sigma", spec.priors["sigma"]) if se is None else se
+def _likelihood(spec, theta, group, se, X, y):
+    stats = y if isinstance(y, GroupStats) else None
+    if stats is None:
+        columns, known_se = (0 if X is None else X.shape[1]), se is not None
+    else:
+        columns, known_se = stats.n_predictors, stats.known_se
+    beta = _coefficients(spec, "beta", "predictor", columns)
+    sigma = None if known_se else numpyro.sample("sigma", spec.priors["sigma"])
+    if stats is not None:
+        numpyro.factor("y", log_lik(stats, theta, beta, sigma))
+        return
+    mean = theta[group] + (0.0 if beta is None else X @ beta)
     with numpyro.plate("obs", mean.shape[0]):
-        numpyro.sample("y", dist.Normal(mean, scale), obs=y)
+        numpyro.sample("y", dist.Normal(mean, se if known_se else sigma), obs=y)
 
 
 def no_pooling(spec, group, se=None, X=None, U=None, y=None):
@@ -54,7 +65,7 @@ def no_pooling(spec, group, se=None, X=None, U=None, y=None):
     predictors are left out: they are collinear with the group means."""
     with numpyro.plate("group", spec.n_groups):
         theta = numpyro.sample("theta", spec.priors["theta"])
-    _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
+    _likelihood(spec, theta, group, se, X, y)
 
 
 def complete_pooling(spec, group, se=None, X=None, U=None, y=None):
@@ -64,7 +75,7 @@ def complete_pooling(spec, group, se=None, X=None, U=None, y=None):
     theta = numpyro.deterministic(
         "theta", jnp.broadcast_to(mu + _group_effects(spec, U), (spec.n_groups,))
     )
-    _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
+    _likelihood(spec, theta, group, se, X, y)
 
 
 def partial_pooling(spec, group, se=None, X=None, U=None, y=None):
@@ -82,7 +93,7 @@ def partial_pooling(spec, group, se=None, X=None, U=None, y=None):
         else:
             theta_z = numpyro.sample("theta_z", dist.Normal(0.0, 1.0))
             theta = numpyro.deterministic("theta", center + tau * theta_z)
-    _likelihood(spec, theta[group] + _fixed_effects(spec, X), se, y)
+    _likelihood(spec, theta, group, se, X, y)
 
 
 MODELS = {

@@ -72,7 +72,7 @@ def stacked(priors):
 
     families = {p.family for p in priors}
     assert len(families) == 1, f"predictor priors must share a family, got {families}"
-    columns = np.array([p.args for p in priors], dtype=np.float32).T
+    columns = np.array([p.args for p in priors], dtype=float).T
     return _numpyro_family(priors[0].family)(*columns)
 
 

@@ -21,5 +21,6 @@ def refit(fit_nc):
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.csv"
         prepare(source, **json.loads(attrs["data_columns"])).to_csv(prepared, index=False)
-        idata, _ = sample(load_prepared(prepared), attrs["strategy"], json.loads(attrs["fit_config"]))
+        idata, _ = sample(load_prepared(prepared), attrs["strategy"], json.loads(attrs["fit_config"]),
+                          json.loads(attrs["storage"]))
     return idata

@@ -1,0 +1,110 @@
+"""Sampling on per-group sufficient statistics gives the rows' likelihood exactly and
+the row-wise posterior within Monte-Carlo error; large fits keep bounded arrays and
+still get PSIS-LOO, computed in chunks from the posterior."""
+
+import arviz as az
+import jax
+import numpy as np
+import pytest
+from numpyro.infer import MCMC, NUTS
+from scipy import stats
+
+from pooling.compare import chunked_loo, loo, pointwise_table
+from pooling.data import Prepared
+from pooling.fit import model_arrays, run_nuts, sample
+from pooling.models import strategy_model
+from pooling.priors import resolve_priors
+from pooling.sufficient import group_stats, log_lik
+
+SETTINGS = dict(chains=4, warmup=500, draws=1000, target_accept=0.99, seed=4, max_tree_depth=10)
+
+
+def dataset(rng, groups=10, rows=200, offset=0.0, se=False, predictors=0, group_predictors=0):
+    """Rows in shuffled order over groups of unequal size."""
+    group = np.sort(rng.integers(0, groups, rows - groups))
+    group = rng.permutation(np.concatenate([np.arange(groups), group])).astype(np.int32)
+    X = rng.normal(size=(rows, predictors)) if predictors else None
+    U = rng.normal(size=(groups, group_predictors)) if group_predictors else None
+    mean = offset + rng.normal(size=groups)[group] + (0 if X is None else X @ np.linspace(1, -1, predictors))
+    return Prepared(
+        y=mean + rng.normal(size=rows) * 2, group=group, group_labels=[f"g{k}" for k in range(groups)],
+        se=rng.uniform(0.5, 3, rows) if se else None, X=X, predictor_names=[f"x{k}" for k in range(predictors)],
+        U=U, group_predictor_names=[f"u{k}" for k in range(group_predictors)],
+    )
+
+
+@pytest.mark.parametrize("offset, se, predictors", [
+    (0.0, False, 0), (0.0, True, 0), (0.0, False, 2), (0.0, True, 2), (1e4, False, 1), (1e4, True, 1),
+])
+def test_sufficient_statistics_give_the_rows_log_likelihood(offset, se, predictors):
+    rng = np.random.default_rng(1)
+    data = dataset(rng, offset=offset, se=se, predictors=predictors)
+    theta = offset + rng.normal(size=data.n_groups)
+    beta = rng.normal(size=predictors) if predictors else None
+    sigma = None if se else 1.7
+    mean = theta[data.group] + (0 if beta is None else data.X @ beta)
+    rows = stats.norm.logpdf(data.y, mean, data.se if se else sigma).sum()
+    stats_ = group_stats(data.y, data.group, data.n_groups, data.se, data.X)
+    total = float(log_lik(stats_, theta, beta, sigma))
+    # the algebra is exact: no loss to cancellation even with responses 1e4 from 0
+    assert total == pytest.approx(rows, rel=1e-10)
+
+
+def test_sufficient_path_samples_the_row_wise_posterior():
+    """Same data, same priors and sampler: NUTS on the rows vs on the statistics."""
+    data = dataset(np.random.default_rng(2), groups=8, rows=120, predictors=1, group_predictors=1)
+    strategy = "partial_pooling"
+    mcmc, model, args, priors = run_nuts(data, strategy, SETTINGS)
+    rows = MCMC(NUTS(strategy_model(strategy, data.n_groups, resolve_priors(strategy, {}, data)),
+                     target_accept_prob=0.99),
+                num_warmup=500, num_samples=1000, num_chains=4, chain_method="parallel", progress_bar=False)
+    rows.run(jax.random.PRNGKey(5), *model_arrays(data, strategy), y=data.y)
+    a, b = az.from_numpyro(mcmc, log_likelihood=False), az.from_numpyro(rows, log_likelihood=False)
+    names = ["mu", "tau", "sigma", "beta", "gamma", "theta"]
+    for name in names:
+        gap = (a.posterior[name].mean(("chain", "draw")) - b.posterior[name].mean(("chain", "draw"))).values
+        mcse = np.hypot(az.mcse(a, var_names=[name])[name].values, az.mcse(b, var_names=[name])[name].values)
+        assert np.all(np.abs(gap) < 4 * mcse), f"{name}: {gap} vs MCSE {mcse}"
+        sd_ratio = (a.posterior[name].std(("chain", "draw")) / b.posterior[name].std(("chain", "draw"))).values
+        assert np.all(np.abs(sd_ratio - 1) < 0.1), f"{name}: sd ratio {sd_ratio}"
+    for fit in (a, b):
+        assert int(fit.sample_stats["diverging"].sum()) == 0
+        assert float(az.rhat(fit, var_names=names).to_array().max()) < 1.01
+
+
+@pytest.fixture(scope="module")
+def fits():
+    """One dataset with known se and a predictor, stored whole and bounded."""
+    data = dataset(np.random.default_rng(3), groups=6, rows=90, se=True, predictors=1)
+    settings = {**SETTINGS, "warmup": 300, "draws": 250}
+    whole, _ = sample(data, "complete_pooling", settings)
+    bounded, _ = sample(data, "complete_pooling", settings, {"pointwise_max_rows": 50, "predictive_draws": 40})
+    return data, whole, bounded
+
+
+def test_above_the_row_limit_a_fit_keeps_thinned_predictive_draws(fits):
+    data, whole, bounded = fits
+    assert "log_likelihood" in whole.groups() and "log_likelihood" not in bounded.groups()
+    assert whole.posterior_predictive["y"].shape == (4, 250, 90)
+    # every 25th draw of each chain: 4 x 10 = 40 draws
+    assert bounded.posterior_predictive["y"].shape == (4, 10, 90)
+    np.testing.assert_array_equal(bounded.posterior_predictive["draw"], np.arange(0, 250, 25))
+    assert bounded.prior_predictive["y"].shape == (1, 40, 90)
+    assert bounded.prior["mu"].shape == (1, 250)
+    # the same draws either way: storage does not touch the sampler
+    np.testing.assert_array_equal(whole.posterior["mu"], bounded.posterior["mu"])
+    np.testing.assert_allclose(bounded.observed_data["y"], data.y, rtol=1e-6)
+
+
+def test_chunked_loo_is_az_loo_without_the_stored_log_likelihood(fits):
+    _, whole, bounded = fits
+    expected = az.loo(whole, pointwise=True)
+    for workers, chunk in ((1, 3000), (2, 3000), (1, 10**6)):  # 12, 12 and 1 block(s)
+        got = chunked_loo(bounded, workers=workers, chunk=chunk)
+        for key in ("elpd_loo", "se", "p_loo"):
+            assert got[key] == pytest.approx(expected[key], abs=1e-4), key
+        np.testing.assert_allclose(got.loo_i, expected.loo_i, atol=1e-5)
+        np.testing.assert_allclose(got.pareto_k, expected.pareto_k, atol=1e-4)
+    table = pointwise_table({"complete_pooling": loo(bounded)}, bounded)
+    assert list(table.columns) == ["obs", "group", "elpd_loo_complete_pooling", "pareto_k_complete_pooling"]
+    assert table["elpd_loo_complete_pooling"].sum() == pytest.approx(expected.elpd_loo, abs=1e-4)
