@@ -5,9 +5,9 @@ every parameter class. Prints a table and writes bench/phases.csv.
 
     python bench/phases.py
 
-Warmup and sampling are timed apart by running numpyro's `warmup` then `run`, which
-compiles two programs instead of the workflow's one (compile time is reported on its
-own). Compile time is what JAX reports for tracing, lowering, XLA compilation and
+Sampling runs on the sufficient statistics, as in the workflow. Warmup and sampling
+are timed apart by running numpyro's `warmup` then `run`, which compiles two programs
+instead of the workflow's one (compile time is reported on its own). Compile time is what JAX reports for tracing, lowering, XLA compilation and
 persistent-cache reads, so it is the same whether the cache is warm or not.
 """
 
@@ -29,11 +29,12 @@ configure_jax(chains=CHAINS, threads=2)
 import arviz as az  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-from numpyro.infer import MCMC, NUTS, Predictive  # noqa: E402
+from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from pooling import STRATEGIES  # noqa: E402
 from pooling.data import load_prepared, prepare  # noqa: E402
-from pooling.fit import model_arrays  # noqa: E402
+from pooling.compare import loo  # noqa: E402
+from pooling.fit import model_arrays, sufficient_args, to_inference_data  # noqa: E402
 from pooling.models import strategy_model  # noqa: E402
 from pooling.priors import resolve_priors  # noqa: E402
 
@@ -77,30 +78,27 @@ def profile(name, data, strategy, workdir):
     priors = resolve_priors(strategy, {}, data)
     model = strategy_model(strategy, data.n_groups, priors)
     args = model_arrays(data, strategy)
-    y = np.asarray(data.y, dtype=np.float32)
+    stats_args = sufficient_args(data, args)
     mcmc = MCMC(NUTS(model, target_accept_prob=SETTINGS["target_accept"]),
                 num_warmup=SETTINGS["warmup"], num_samples=SETTINGS["draws"], num_chains=CHAINS,
                 chain_method="parallel", progress_bar=False)
     key = jax.random.PRNGKey(1)
     # JAX dispatches asynchronously: block, or the time lands in the next phase.
     _, warm_wall, warm_compile = phase(lambda: jax.block_until_ready(mcmc.warmup(
-        key, *args, y=y, extra_fields=("num_steps",), collect_warmup=True) or mcmc.post_warmup_state))
+        key, *stats_args, extra_fields=("num_steps",), collect_warmup=True) or mcmc.post_warmup_state))
     warm_grads = int(np.asarray(mcmc.get_extra_fields()["num_steps"]).sum())
     _, run_wall, run_compile = phase(lambda: jax.block_until_ready(mcmc.run(
-        mcmc.post_warmup_state.rng_key, *args, y=y, extra_fields=("num_steps",)) or mcmc.get_samples()))
+        mcmc.post_warmup_state.rng_key, *stats_args, extra_fields=("num_steps",)) or mcmc.get_samples()))
     grads = int(np.asarray(mcmc.get_extra_fields()["num_steps"]).sum())
     sampling = run_wall - run_compile
 
-    def convert():
-        predictive = Predictive(model, mcmc.get_samples(), return_sites=["y"])(key, *args)
-        return az.from_numpyro(mcmc, posterior_predictive=predictive)
-
-    idata, convert_wall, _ = phase(convert)
-    _, loo_wall, _ = phase(lambda: az.loo(idata))
+    settings = {**SETTINGS, "chains": CHAINS, "seed": 1}
+    idata, convert_wall, _ = phase(lambda: to_inference_data(mcmc, model, args, data, settings))
+    _, loo_wall, _ = phase(lambda: loo(idata))
     out = workdir / f"{name}_{strategy}.nc"
     _, write_wall, _ = phase(lambda: idata.to_netcdf(out))
     return {
-        "dataset": name, "strategy": strategy, "rows": len(y), "groups": data.n_groups,
+        "dataset": name, "strategy": strategy, "rows": len(data.y), "groups": data.n_groups,
         "compile_s": warm_compile + run_compile, "warmup_s": warm_wall - warm_compile,
         "sampling_s": sampling, "predictive_and_idata_s": convert_wall, "loo_s": loo_wall,
         "write_s": write_wall, "netcdf_mb": out.stat().st_size / 1e6,

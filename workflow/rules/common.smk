@@ -139,41 +139,47 @@ def get_fit_threads(wildcards):
 
 
 @functools.lru_cache
-def _rows(path, mtime):
-    """Data rows of a prepared CSV, counted once per file version (mem and runtime
-    both need it)."""
-    with open(path) as handle:
-        return sum(1 for _ in handle) - 1
+def _size(path, mtime):
+    """(rows, groups) of a prepared CSV, read once per file version (threads, memory
+    and runtime all need them)."""
+    import pandas as pd  # not at parse time: `snakemake -n` stays fast
+
+    groups = pd.read_csv(path, usecols=["group"], dtype=str)["group"]
+    return len(groups), groups.nunique()
 
 
 def _fit_size(wildcards, input):
-    """chains x draws x rows (the pointwise arrays) and chains x iterations x rows."""
-    rows = _rows(input.data, os.path.getmtime(input.data))
+    """Row x draw values the fit stores (see pointwise_max_rows) and chains x
+    iterations x groups (sampling runs on per-group statistics)."""
+    rows, groups = _size(input.data, os.path.getmtime(input.data))
     chains = get_setting(wildcards.dataset, "chains")
     draws = get_setting(wildcards.dataset, "draws")
     iterations = draws + get_setting(wildcards.dataset, "warmup")
-    return chains * draws * rows, chains * iterations * rows
+    stored = chains * draws if rows <= get_setting(wildcards.dataset, "pointwise_max_rows") else (
+        get_setting(wildcards.dataset, "predictive_draws"))
+    return stored * rows, chains * iterations * groups
 
 
 def get_fit_mem_mb(wildcards, input):
-    """1000 MB for the process (600-830 MB measured up to 919 rows) plus 40 bytes per
-    row and kept draw (32 measured: log-likelihood, predictive draws and their NetCDF
-    copies; 3.2 GB peak for 20,000 rows x 4 x 1000 draws)."""
-    row_draws, _ = _fit_size(wildcards, input)
-    return 1000 + math.ceil(40 * row_draws / 1e6)
+    """1000 MB for the process plus 40 bytes per stored row and draw and 2 bytes per
+    group and iteration (measured on 2 cores: 2.3 GB at 10^4 rows x 4000 draws, 4.2 GB
+    at 10^6 rows x 100 draws with 10^4 groups)."""
+    row_draws, group_iterations = _fit_size(wildcards, input)
+    return 1000 + math.ceil((40 * row_draws + 2 * group_iterations) / 1e6)
 
 
 def get_fit_runtime(wildcards, input):
-    """Minutes: 30 s of import and compilation plus 1 us per row and iteration (0.4 us
-    measured on 2 cores at 20,000 rows), doubled, and at least 5."""
-    _, row_iterations = _fit_size(wildcards, input)
-    return max(5, math.ceil(2 * (30 + 1e-6 * row_iterations) / 60))
+    """Minutes: 30 s of import and compilation, 1 us per group and iteration (the
+    tree depth varies) and 0.5 us per stored row and draw, doubled, at least 5
+    (measured on 2 cores: 131 s at 10^6 rows in 10^4 groups)."""
+    row_draws, group_iterations = _fit_size(wildcards, input)
+    return max(5, math.ceil(2 * (30 + 1e-6 * group_iterations + 5e-7 * row_draws) / 60))
 
 
 def get_compare_threads(wildcards, input):
     """Processes for the chunked PSIS-LOO of fits too large to store their pointwise
     log-likelihood (Snakemake caps them at --cores); one for the rest."""
-    rows = _rows(input.data, os.path.getmtime(input.data))
+    rows, _ = _size(input.data, os.path.getmtime(input.data))
     return 4 if rows > get_setting(wildcards.dataset, "pointwise_max_rows") else 1
 
 

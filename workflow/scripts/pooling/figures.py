@@ -11,6 +11,7 @@ from scipy import stats  # noqa: E402
 from .uniformity import bins, eval_points, pit  # noqa: E402
 
 HYPER = ("mu", "tau", "sigma", "beta", "gamma")
+SHOWN_GROUPS = 100  # per-group panels beyond this would be unreadable (and too tall to draw)
 LABELS = {
     "no_pooling": "no pooling",
     "complete_pooling": "complete pooling",
@@ -27,14 +28,29 @@ def _figure(axes):
     return np.ravel(axes)[0].get_figure()
 
 
+def _shown(idata):
+    """Coords of at most SHOWN_GROUPS groups, evenly spaced over the ranks of the
+    posterior means of theta (so the extremes and the middle are all shown), and a
+    note saying so; all groups when there are no more."""
+    theta = idata.posterior["theta"].mean(("chain", "draw"))
+    if theta.sizes["group"] <= SHOWN_GROUPS:
+        return {}, ""
+    order = np.argsort(theta.values)
+    picked = order[np.linspace(0, len(order) - 1, SHOWN_GROUPS).round().astype(int)]
+    return ({"group": theta["group"].values[np.sort(picked)]},
+            f": {SHOWN_GROUPS} of {len(order)} groups, evenly spaced by posterior mean")
+
+
 def forest(fits, out):
     """theta of every fitted strategy side by side, one row per group."""
-    n_groups = next(iter(fits.values())).posterior.sizes["group"]
+    coords, note = _shown(list(fits.values())[-1])
+    n_groups = len(coords["group"]) if coords else next(iter(fits.values())).posterior.sizes["group"]
     axes = az.plot_forest(
         list(fits.values()), model_names=[LABELS[s] for s in fits], var_names=["theta"],
-        combined=True, hdi_prob=0.9, figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
+        coords=coords, combined=True, hdi_prob=0.9,
+        figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
     )
-    axes[0].set_title("Group means (theta), 90% HDI")
+    axes[0].set_title(f"Group means (theta), 90% HDI{note}")
     legend = axes[0].get_legend()
     if legend is not None:
         labels = [text.get_text() for text in legend.get_texts()]
@@ -83,9 +99,10 @@ def posterior_predictive(idata, out, title):
 def rank_trace(idata, out, title):
     """Trace and rank plots of the population-level parameters and theta."""
     names = [v for v in (*HYPER, "theta") if v in idata.posterior]
-    axes = az.plot_trace(idata, var_names=names, kind="rank_bars", compact=True)
+    coords, note = _shown(idata)
+    axes = az.plot_trace(idata, var_names=names, coords=coords, kind="rank_bars", compact=True)
     fig = _figure(axes)
-    fig.suptitle(f"Trace and rank plots: {title}")
+    fig.suptitle(f"Trace and rank plots: {title}{note}")
     fig.tight_layout()
     _save(fig, out)
 
@@ -131,7 +148,10 @@ def logo_comparison(summary, groups, out):
                    label=LABELS[strategy])
     right.axhline(scored["pareto_k_threshold"].min(), color="0.4", ls="--", lw=0.8)
     labels = groups.drop_duplicates("group")["group"]
-    right.set_xticks(np.arange(len(labels)), labels, rotation=90 if len(labels) > 12 else 0, fontsize=7)
+    if len(labels) <= SHOWN_GROUPS:
+        right.set_xticks(np.arange(len(labels)), labels, rotation=90 if len(labels) > 12 else 0, fontsize=7)
+    else:
+        right.set_xlabel(f"group (all {len(labels)})")
     right.set_ylabel("Pareto k (PSIS-LOGO)")
     right.legend(frameon=False, fontsize=8)
     fig.suptitle("Leave-one-group-out: predicting a group the fit has not seen", y=1.02)

@@ -86,13 +86,18 @@ def kept_draws(draws, chains, storage):
 
 def sample(data, strategy, settings, storage=None):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
-    LOO and the figures need, and the resolved priors as {name: (Prior, source)}.
+    LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
+    mcmc, model, args, priors = run_nuts(data, strategy, settings)
+    return to_inference_data(mcmc, model, args, data, settings, storage), priors
+
+
+def to_inference_data(mcmc, model, args, data, settings, storage=None):
+    """The draws of run_nuts with prior and predictive draws, as InferenceData.
 
     `storage` bounds the N x draws arrays: above `pointwise_max_rows` rows the
     log-likelihood is left out (the compare job computes PSIS-LOO from the posterior
     in chunks) and the prior and posterior predictive keep `predictive_draws` draws.
     None keeps everything."""
-    mcmc, model, args, priors = run_nuts(data, strategy, settings)
     _, key_prior, key_ppc = _keys(settings["seed"])
     y = np.asarray(data.y, dtype=float)
     chains, draws = settings["chains"], settings["draws"]
@@ -133,7 +138,7 @@ def sample(data, strategy, settings, storage=None):
     for name in STORED_FLOAT32:
         if name in idata.groups():
             setattr(idata, name, idata[name].astype(np.float32))
-    return idata, priors
+    return idata
 
 
 def provenance(dataset, strategy, settings, storage, columns, priors, source_csv, prepared_csv):

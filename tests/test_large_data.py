@@ -108,3 +108,52 @@ def test_chunked_loo_is_az_loo_without_the_stored_log_likelihood(fits):
     table = pointwise_table({"complete_pooling": loo(bounded)}, bounded)
     assert list(table.columns) == ["obs", "group", "elpd_loo_complete_pooling", "pareto_k_complete_pooling"]
     assert table["elpd_loo_complete_pooling"].sum() == pytest.approx(expected.elpd_loo, abs=1e-4)
+
+
+def test_per_group_figures_show_an_even_spread_of_at_most_100_groups():
+    from pooling.figures import SHOWN_GROUPS, _shown
+
+    means = np.random.default_rng(6).normal(size=250)
+    idata = az.from_dict(posterior={"theta": means[None, None, :] + np.zeros((2, 3, 1))},
+                         coords={"group": [f"g{k}" for k in range(250)]}, dims={"theta": ["group"]})
+    coords, note = _shown(idata)
+    shown = [int(label[1:]) for label in coords["group"]]
+    assert len(shown) == SHOWN_GROUPS == 100 and shown == sorted(shown)
+    assert {int(np.argmin(means)), int(np.argmax(means))} <= set(shown)
+    assert note == ": 100 of 250 groups, evenly spaced by posterior mean"
+    assert _shown(idata.isel(group=slice(0, 100))) == ({}, "")
+
+
+def test_a_dataset_above_the_row_limit_keeps_its_draws_and_its_loo(shipped_run, tmp_path):
+    """The shipped run's `simulated` dataset (106 rows) refitted with pointwise_max_rows
+    below its size: same draws, no stored log-likelihood, the same LOO table."""
+    import shutil
+
+    import pandas as pd
+
+    from helpers import planned_outputs, read_config, snakemake, write_config
+
+    run = tmp_path / "run"
+    shutil.copytree(shipped_run, run, symlinks=True)
+    config = read_config(run)
+    config["datasets"]["simulated"].update(pointwise_max_rows=100, predictive_draws=60)
+    write_config(run, config)
+    planned = planned_outputs(snakemake(run, "-n", "--cores", "2").stdout)
+    assert "results/simulated/fits/partial_pooling.nc" in planned
+    assert not [path for path in planned if not path.startswith("results/simulated/")]
+    snakemake(run, "--cores", "2", "results/simulated/loo_compare.csv")
+    path = "results/simulated/fits/partial_pooling.nc"
+    before, after = az.from_netcdf(shipped_run / path), az.from_netcdf(run / path)
+    np.testing.assert_array_equal(before.posterior["theta"], after.posterior["theta"])
+    assert "log_likelihood" not in after.groups()
+    assert after.posterior_predictive["y"].shape == (2, 30, 106)  # every 10th of 2 x 300
+    table = lambda workdir, name: pd.read_csv(workdir / "results/simulated" / name)
+    expected, got = table(shipped_run, "loo_compare.csv"), table(run, "loo_compare.csv")
+    for column in ("elpd_loo", "p_loo", "se", "elpd_diff", "dse", "weight"):
+        np.testing.assert_allclose(got[column], expected[column], atol=1e-4, err_msg=column)
+    pointwise = table(run, "loo_pointwise.csv")
+    assert len(pointwise) == 106 and pointwise["group"].nunique() == 12
+    np.testing.assert_allclose(pointwise.filter(like="elpd_loo_").sum(),
+                               expected.set_index("strategy").loc[
+                                   [c.removeprefix("elpd_loo_") for c in pointwise.filter(like="elpd_loo_")],
+                                   "elpd_loo"], atol=1e-4)
