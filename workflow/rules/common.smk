@@ -178,7 +178,10 @@ def get_fit_runtime(wildcards, input):
 
 def get_compare_threads(wildcards, input):
     """Processes for the chunked PSIS-LOO of fits too large to store their pointwise
-    log-likelihood (Snakemake caps them at --cores); one for the rest."""
+    log-likelihood (Snakemake caps them at --cores); one for the rest, and until the
+    prepared CSV exists (Snakemake asks again when the job starts)."""
+    if not os.path.exists(input.data):
+        return 1
     rows, _ = _size(input.data, os.path.getmtime(input.data))
     return 4 if rows > get_setting(wildcards.dataset, "pointwise_max_rows") else 1
 

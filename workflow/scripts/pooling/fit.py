@@ -74,11 +74,11 @@ def _keys(seed):
     return jax.random.split(jax.random.PRNGKey(seed), 3)
 
 
-def kept_draws(draws, chains, storage):
+def kept_draws(draws, chains, rows, storage):
     """Indices of the draws (per chain) that keep pointwise arrays: all of them up to
     storage["pointwise_max_rows"] rows, else every k-th so that about
     storage["predictive_draws"] remain over all chains."""
-    if storage is None or storage["rows"] <= storage["pointwise_max_rows"]:
+    if storage is None or rows <= storage["pointwise_max_rows"]:
         return np.arange(draws)
     step = max(1, -(-draws * chains // storage["predictive_draws"]))
     return np.arange(0, draws, step)
@@ -101,8 +101,7 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
     _, key_prior, key_ppc = _keys(settings["seed"])
     y = np.asarray(data.y, dtype=float)
     chains, draws = settings["chains"], settings["draws"]
-    storage = None if storage is None else {**storage, "rows": len(y)}
-    kept = kept_draws(draws, chains, storage)
+    kept = kept_draws(draws, chains, len(y), storage)
     by_chain = mcmc.get_samples(group_by_chain=True)
     thinned = {name: v[:, kept].reshape(-1, *v.shape[2:]) for name, v in by_chain.items()}
     as32 = lambda draws: np.asarray(draws, dtype=np.float32)  # one N x draws array at a time
