@@ -11,7 +11,7 @@ from scipy import stats
 
 from pooling.compare import chunked_loo, loo, pointwise_table
 from pooling.data import Prepared
-from pooling.fit import model_arrays, run_nuts, sample
+from pooling.fit import model_arrays, run_nuts, sample, thinned_draws
 from pooling.models import strategy_model
 from pooling.priors import resolve_priors
 from pooling.sufficient import group_stats, log_lik
@@ -91,6 +91,8 @@ def test_above_the_row_limit_a_fit_keeps_thinned_predictive_draws(fits):
     np.testing.assert_array_equal(bounded.posterior_predictive["draw"], np.arange(0, 250, 25))
     assert bounded.prior_predictive["y"].shape == (1, 40, 90)
     assert bounded.prior["mu"].shape == (1, 250)
+    # more predictive draws asked for than there are: all are kept
+    np.testing.assert_array_equal(thinned_draws(250, 4, 5000), np.arange(250))
     # the same draws either way: storage does not touch the sampler
     np.testing.assert_array_equal(whole.posterior["mu"], bounded.posterior["mu"])
     np.testing.assert_allclose(bounded.observed_data["y"], data.y, rtol=1e-6)

@@ -34,17 +34,13 @@ def _row_log_lik(rows):
     return (-0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)).T
 
 
-def _log_mean_exp(values):
-    top = values.max(axis=1, keepdims=True)
-    return np.log(np.exp(values - top).mean(axis=1)) + top[:, 0]
-
-
 def _score(rows):
     """(loo_i, lppd_i, pareto_k) of a block of rows, with az.psislw."""
     log_lik = _row_log_lik(rows)
     log_weights, pareto_k = az.psislw(-log_lik, _ARRAYS["reff"])
     log_weights += log_lik
-    return logsumexp(log_weights, axis=1), _log_mean_exp(log_lik), pareto_k
+    lppd = logsumexp(log_lik, axis=1) - math.log(log_lik.shape[1])
+    return logsumexp(log_weights, axis=1), lppd, pareto_k
 
 
 def _share(arrays):
@@ -62,13 +58,17 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
     stacked = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
     constant = idata.constant_data
     n_samples, n_rows = stacked.sizes["sample"], idata.observed_data.sizes["obs"]
-    ess = az.ess(idata.posterior, method="mean")
+    if idata.posterior.sizes["chain"] == 1:
+        reff = 1.0
+    else:
+        ess = az.ess(idata.posterior, method="mean")
+        reff = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples
     get = lambda group, name: group[name].values.astype(float) if name in group else None
     _share({
         "y": idata.observed_data["y"].values.astype(float),
         "group": constant["group_index"].values, "se": get(constant, "se"), "X": get(constant, "X"),
         "theta": get(stacked, "theta"), "beta": get(stacked, "beta"), "sigma": get(stacked, "sigma"),
-        "reff": np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples,
+        "reff": reff,
     })
     step = max(1, chunk // n_samples)
     blocks = [slice(start, start + step) for start in range(0, n_rows, step)]

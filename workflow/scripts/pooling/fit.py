@@ -74,14 +74,9 @@ def _keys(seed):
     return jax.random.split(jax.random.PRNGKey(seed), 3)
 
 
-def kept_draws(draws, chains, rows, storage):
-    """Indices of the draws (per chain) that keep pointwise arrays: all of them up to
-    storage["pointwise_max_rows"] rows, else every k-th so that about
-    storage["predictive_draws"] remain over all chains."""
-    if storage is None or rows <= storage["pointwise_max_rows"]:
-        return np.arange(draws)
-    step = max(1, -(-draws * chains // storage["predictive_draws"]))
-    return np.arange(0, draws, step)
+def thinned_draws(draws, chains, keep):
+    """Every k-th draw index of each chain, so that about `keep` remain over all chains."""
+    return np.arange(0, draws, max(1, -(-draws * chains // keep)))
 
 
 def sample(data, strategy, settings, storage=None):
@@ -101,10 +96,11 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
     _, key_prior, key_ppc = _keys(settings["seed"])
     y = np.asarray(data.y, dtype=float)
     chains, draws = settings["chains"], settings["draws"]
-    kept = kept_draws(draws, chains, len(y), storage)
+    whole = storage is None or len(y) <= storage["pointwise_max_rows"]
+    kept = np.arange(draws) if whole else thinned_draws(draws, chains, storage["predictive_draws"])
     by_chain = mcmc.get_samples(group_by_chain=True)
     thinned = {name: v[:, kept].reshape(-1, *v.shape[2:]) for name, v in by_chain.items()}
-    as32 = lambda draws: np.asarray(draws, dtype=np.float32)  # one N x draws array at a time
+    as32 = lambda values: np.asarray(values, dtype=np.float32)  # one N x draws array at a time
     predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, *args)["y"])
     prior = Predictive(model, num_samples=draws, return_sites=list(by_chain))(
         key_prior, *sufficient_args(data, args))
@@ -129,7 +125,7 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
         "prior": {k: np.asarray(v)[None] for k, v in prior.items()},
         "prior_predictive": {"y": prior_predictive[None]},
     }
-    if len(kept) == draws:
+    if whole:
         log_lik = as32(log_likelihood(model, mcmc.get_samples(), *args, y=y)["y"])
         pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
     idata.extend(az.from_dict(**pointwise, coords=coords, dims=DIMS), join="right")
