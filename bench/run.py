@@ -26,19 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RADON = ROOT.parent / "shared" / "data" / "radon" / "radon_mn.csv"
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import copy_workflow  # noqa: E402
+from helpers import benchmark, copy_workflow  # noqa: E402
 
 
 def timed(command, cwd):
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
-
-
-def fit_seconds(workdir, dataset, strategy):
-    """Wall seconds of one fit job, from its Snakemake benchmark file."""
-    rows = (workdir / f"benchmarks/{dataset}/fit/{strategy}.tsv").read_text().splitlines()
-    return float(rows[-1].split("\t")[0])
 
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -57,7 +51,7 @@ def refit_rows(workdir):
     target = "results/eight_schools/fits/partial_pooling.nc"
     timed([*SNAKEMAKE, "--cores", "4", target], workdir)
     timed([*SNAKEMAKE, "--cores", "4", target, "--forcerun", "fit", "--config", "seed=2"], workdir)
-    refit = fit_seconds(workdir, "eight_schools", "partial_pooling")
+    refit, _ = benchmark(workdir, "benchmarks/eight_schools/fit/partial_pooling.tsv")
     bare = timed([sys.executable, "-c", "import jax, numpyro, arviz"], workdir)
     return [("warm refit process / bare import", refit, bare, refit / bare, "<= 2")]
 

@@ -24,17 +24,10 @@ import arviz as az
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import copy_workflow, read_config, snakemake, write_config  # noqa: E402
+from helpers import benchmark, copy_workflow, read_config, snakemake, write_config  # noqa: E402
 
 SIZES = [(10**3, 10), (10**3, 10**2), (10**4, 10**2), (10**4, 10**3),
          (10**5, 10**3), (10**5, 10**4), (10**6, 10**4)]
-
-
-def benchmark(workdir, path):
-    """(seconds, peak RSS in MB) from a Snakemake benchmark file."""
-    header, values = (workdir / path).read_text().splitlines()[:2]
-    row = dict(zip(header.split("\t"), values.split("\t")))
-    return float(row["s"]), float(row["max_rss"])
 
 
 def gates(workdir, name):

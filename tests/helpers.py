@@ -34,6 +34,13 @@ def snakemake(workdir, *args, check=True):
     return result
 
 
+def benchmark(workdir, path):
+    """(seconds, peak RSS in MB) from a Snakemake benchmark file."""
+    header, values = (workdir / path).read_text().splitlines()[:2]
+    row = dict(zip(header.split("\t"), values.split("\t")))
+    return float(row["s"]), float(row["max_rss"])
+
+
 def write_config(workdir, config):
     with open(workdir / "config" / "config.yaml", "w") as handle:
         yaml.safe_dump(config, handle, sort_keys=False)

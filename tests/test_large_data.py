@@ -2,9 +2,12 @@
 the row-wise posterior within Monte-Carlo error; large fits keep bounded arrays and
 still get PSIS-LOO, computed in chunks from the posterior."""
 
+import shutil
+
 import arviz as az
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 from numpyro.infer import MCMC, NUTS
 from scipy import stats
@@ -15,6 +18,8 @@ from pooling.fit import model_arrays, run_nuts, thinned_draws, to_inference_data
 from pooling.models import strategy_model
 from pooling.priors import resolve_priors
 from pooling.sufficient import group_stats, log_lik
+
+from helpers import planned_outputs, read_config, snakemake, write_config
 
 SETTINGS = dict(chains=4, warmup=500, draws=1000, target_accept=0.99, seed=4, max_tree_depth=10)
 
@@ -127,12 +132,6 @@ def test_per_group_figures_show_an_even_spread_of_at_most_100_groups():
 def test_a_dataset_above_the_row_limit_keeps_its_draws_and_its_loo(shipped_run, tmp_path):
     """The shipped run's `simulated` dataset (106 rows) refitted with pointwise_max_rows
     below its size: same draws, no stored log-likelihood, the same LOO table."""
-    import shutil
-
-    import pandas as pd
-
-    from helpers import planned_outputs, read_config, snakemake, write_config
-
     run = tmp_path / "run"
     shutil.copytree(shipped_run, run, symlinks=True)
     config = read_config(run)

@@ -12,6 +12,8 @@ import xarray as xr
 from arviz.stats.stats_utils import ELPDData
 from scipy.special import logsumexp
 
+from .data import stored_arrays
+
 CHUNK = 2**23  # draws x rows per block of the chunked PSIS-LOO
 _ARRAYS = None
 
@@ -24,7 +26,8 @@ def loo(idata, workers=1):
 
 
 def _row_log_lik(rows):
-    """log p(y_i | draw) of `rows` for every draw: (rows, draws), float64."""
+    """log p(y_i | draw) of `rows` for every draw: (rows, draws), in NumPy (compare
+    jobs do not load JAX, so not numpyro's log_likelihood of the row model)."""
     arrays = _ARRAYS
     mean = arrays["theta"][:, arrays["group"][rows]]
     if arrays["X"] is not None:
@@ -56,20 +59,15 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
     in memory per worker), for fits too large to have stored it. `workers` processes
     share the blocks: az.psislw fits one row at a time (~0.5 ms each)."""
     stacked = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
-    constant = idata.constant_data
     n_samples, n_rows = stacked.sizes["sample"], idata.observed_data.sizes["obs"]
     if idata.posterior.sizes["chain"] == 1:
         reff = 1.0
     else:
         ess = az.ess(idata.posterior, method="mean")
         reff = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples
-    get = lambda group, name: group[name].values.astype(float) if name in group else None
-    _share({
-        "y": idata.observed_data["y"].values.astype(float),
-        "group": constant["group_index"].values, "se": get(constant, "se"), "X": get(constant, "X"),
-        "theta": get(stacked, "theta"), "beta": get(stacked, "beta"), "sigma": get(stacked, "sigma"),
-        "reff": reff,
-    })
+    draws = {name: stacked[name].values.astype(float) if name in stacked else None
+             for name in ("theta", "beta", "sigma")}
+    _share({**stored_arrays(idata), **draws, "reff": reff})
     step = max(1, chunk // n_samples)
     blocks = [slice(start, start + step) for start in range(0, n_rows, step)]
     if workers > 1 and len(blocks) > 1:

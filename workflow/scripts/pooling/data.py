@@ -218,6 +218,15 @@ def load_prepared(path):
     )
 
 
+def stored_arrays(idata):
+    """The model's arrays back from a fit's InferenceData (observed and constant data),
+    for the jobs that score a fit without refitting it."""
+    constant = idata.constant_data
+    get = lambda name: constant[name].values if name in constant else None
+    return dict(y=idata.observed_data["y"].values, group=get("group_index"),
+                n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"))
+
+
 def subset_groups(data, keep):
     """The rows of the groups `keep` (indices into data.group_labels), groups
     renumbered in that order: the training data of a K-fold refit."""

@@ -126,7 +126,7 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
         "prior_predictive": {"y": prior_predictive[None]},
     }
     if whole:
-        log_lik = as32(log_likelihood(model, mcmc.get_samples(), *args, y=y)["y"])
+        log_lik = as32(log_likelihood(model, thinned, *args, y=y)["y"])
         pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
     idata.extend(az.from_dict(**pointwise, coords=coords, dims=DIMS), join="right")
     idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)

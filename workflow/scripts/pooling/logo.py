@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from .data import load_prepared, subset_groups
+from .data import load_prepared, stored_arrays, subset_groups
 from .errors import DataError
 from .priors import resolve_priors
 
@@ -87,17 +87,10 @@ def group_log_lik(strategy, posterior, y, group, n_groups, se=None, X=None, U=No
     return np.concatenate(blocks)
 
 
-def _arrays(idata):
-    constant = idata.constant_data
-    get = lambda name: constant[name].values if name in constant else None
-    return dict(y=idata.observed_data["y"].values, group=get("group_index"),
-                n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"))
-
-
 def psis_logo(idata, strategy):
     """PSIS-LOGO of one fit: az.loo on the groups' marginal log-likelihoods."""
     posterior = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
-    ll = group_log_lik(strategy, {k: v.values for k, v in posterior.data_vars.items()}, **_arrays(idata))
+    ll = group_log_lik(strategy, {k: v.values for k, v in posterior.data_vars.items()}, **stored_arrays(idata))
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], ll.shape[1])
     log_lik = xr.Dataset({"y": (("chain", "draw", "group"), ll.reshape(shape))},
                          coords={"group": idata.posterior["group"].values})
