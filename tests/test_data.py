@@ -1,3 +1,5 @@
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,12 +90,86 @@ def test_missing_file_names_the_config_key(tmp_path):
     assert str(error.value) == f"{path}: file not found; check the dataset's `path` in the config"
 
 
-def test_unparseable_csv_names_the_file(tmp_path):
-    path = write(tmp_path, 'g,y\nA,1\nB,2,3,4\n')
+# Issue #12: inputs that used to give a wrong line, a wrong column or a silent misread.
+@pytest.mark.parametrize("content, kwargs, message", [
+    # Decimal commas in every row: each row has one field more than the header.
+    (b"g,y\nA,6,566\nB,2,5\nC,3,1\n", {},
+     "line 2 has 3 fields but the header (line 1) has 2 (and 2 more lines); a decimal comma or "
+     "an unquoted comma inside a value? Use '.' for decimals and quote values that contain commas"),
+    (b"g,y\nA,1\nB,2,3,4\n", {},
+     "line 3 has 4 fields but the header (line 1) has 2; a decimal comma or an unquoted comma "
+     "inside a value? Use '.' for decimals and quote values that contain commas"),
+    (b'g,y\nA,"6,566"\n', {},
+     "column 'y' (config `response`) has 1 non-numeric value(s), first '6,566' on line 2 "
+     "(a decimal comma? use '.'); fix or remove them"),
+    (b"g;y\nA;6,5\n", {},
+     "the header has no commas but semicolons, so the file looks semicolon-separated; save it "
+     "as comma-separated CSV with '.' for decimals"),
+    (b"g\ty\nA\t6.5\n", {},
+     "the header has no commas but tabs, so the file looks tab-separated; save it as "
+     "comma-separated CSV with '.' for decimals"),
+    # Line numbers are the file's own: blank lines and quoted line breaks count.
+    (b"g,y\nA,1\n\nB,2\nC,3\nD,4\nE,5\nF,6\nG,7\nH,8\nI,9\nJ,10\nK,bad\n", {},
+     "column 'y' (config `response`) has 1 non-numeric value(s), first 'bad' on line 13; fix or remove them"),
+    (b'g,note,y\nA,"two\nlines",1\nB,x,2\nC,y,bad\n', {},
+     "column 'y' (config `response`) has 1 non-numeric value(s), first 'bad' on line 5; fix or remove them"),
+    (b'g,note,y\nA,"two\nlines",bad\n', {},
+     "column 'y' (config `response`) has 1 non-numeric value(s), first 'bad' on line 3; fix or remove them"),
+    (b"g,y\n" + b"A,1\n" * 3000 + b"B\xe9,2\n", {},
+     "line 3002 is not UTF-8 (byte 0xe9 at character 2); save the file as CSV UTF-8 (e.g. from "
+     "a Latin-1 or Windows-1252 export)"),
+    (b"PK\x03\x04rest of a workbook", {},
+     "a ZIP archive (an Excel .xlsx workbook?), not a CSV; export the sheet as CSV UTF-8 (comma-separated)"),
+    # Scales that float32 draws cannot hold.
+    (b"g,y\nA,1e300\nB,2e300\n", {},
+     "column 'y' (config `response`) has values as large as 2e+300 (line 3); the workflow handles "
+     "magnitudes up to 1e+30: rescale the column, e.g. divide it by 1e+300"),
+    (b"g,y\nA,1e-300\nB,3e-300\n", {},
+     "column 'y' (config `response`) has a scale of only 1e-300 (standard deviation 1e-300); the "
+     "workflow resolves scales down to 1e-30: rescale the column, e.g. multiply it by 1e+300"),
+    (b"g,y,s\nA,1,1e-40\nB,2,1\n", {"se": "s"},
+     "column 's' (config `se`) has values as small as 1e-40 (line 2); the workflow resolves scales "
+     "down to 1e-30: rescale the response and `se` together"),
+])
+def test_file_level_problems_name_the_files_own_line(tmp_path, content, kwargs, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as error:
+        prepare(str(path), "y", group="g", **kwargs)
+    assert str(error.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("content", [
+    "\ufeffg,y\r\nA,1\r\nB,2\r\n".encode(),  # Excel's CSV UTF-8: BOM and CRLF
+    "g,y\nA,1\nB,2\n".encode("utf-16"),  # UTF-16 with its byte-order mark
+    gzip.compress(b"g,y\nA,1\nB,2\n"),
+    b"g,y,,\nA,1,,\n\n,,,\nB,2,,\n",  # empty header cells, blank line, a row of empty cells
+    b"g,y\nA,1,\nB,2,\n",  # trailing commas: empty fields past the header
+])
+def test_common_exports_read_as_the_same_table(tmp_path, content):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    table = prepare(str(path), "y", group="g")
+    assert table.to_dict("list") == {"group": ["A", "B"], "y": [1.0, 2.0]}
+
+
+def test_group_labels_are_text_only_an_empty_cell_is_missing(tmp_path):
+    source = write(tmp_path, "g,y\nNA,1\nNone,2\nnull,3\nN/A,4\nNA,5\n")
+    prepared = tmp_path / "prepared.csv"
+    table = prepare(source, "y", group="g")
+    assert table["group"].tolist() == ["NA", "None", "null", "N/A", "NA"]
+    table.to_csv(prepared, index=False)
+    data = load_prepared(prepared)
+    assert data.group_labels == ["NA", "None", "null", "N/A"]
+    assert data.group.tolist() == [0, 1, 2, 3, 0]
+
+
+def test_missing_numbers_are_named_as_missing(tmp_path):
+    path = write(tmp_path, "g,y\nA,1\nB,NA\nC,\n")
     with pytest.raises(DataError) as error:
         prepare(path, "y", group="g")
-    assert str(error.value).startswith(f"{path}: cannot parse as CSV (")
-    assert str(error.value).endswith("); save it as comma-separated UTF-8")
+    assert str(error.value) == (f"{path}: column 'y' (config `response`) has 2 missing or infinite "
+                                "value(s), first on line 3; drop or impute those rows")
 
 
 def test_designs_that_need_care_are_warned_about(tmp_path, caplog):

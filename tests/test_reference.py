@@ -5,16 +5,18 @@ import json
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 
 from pooling.data import load_prepared, prepare
 from pooling.diagnostics import diagnose
 from pooling.fit import sample
 
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT
 
-REFERENCE = SHARED_DATA / "eight_schools"
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE}")
+# posteriordb's files, shipped in tests/data (its README: sources, sha256, how the draws
+# were made compact)
+REFERENCE = ROOT / "tests" / "data"
 REFERENCE_PRIORS = {"mu": "normal(0, 5)", "tau": "halfcauchy(5)"}
 SETTINGS = dict(chains=4, warmup=1000, draws=2500, target_accept=0.95, seed=11,
                 max_tree_depth=10, priors=REFERENCE_PRIORS)
@@ -33,8 +35,10 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference():
-    chains = json.loads((REFERENCE / "eight_schools-eight_schools_noncentered.json").read_text())
-    draws = {name: np.array([chain[name] for chain in chains]) for name in chains[0]}
+    table = pd.read_csv(REFERENCE / "eight_schools_noncentered_draws.csv.gz").sort_values(["chain", "draw"])
+    shape = (table["chain"].nunique(), table["draw"].nunique())  # 10 chains x 1000 draws
+    assert len(table) == shape[0] * shape[1] == 10_000
+    draws = {name: table[name].to_numpy().reshape(shape) for name in table.columns[2:]}
     theta = np.stack([draws[f"theta[{j}]"] for j in range(1, 9)], axis=-1)
     return az.from_dict(
         posterior={"mu": draws["mu"], "tau": draws["tau"], "theta": theta},

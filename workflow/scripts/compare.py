@@ -2,6 +2,7 @@ from pooling.logs import logged
 
 with logged(snakemake.log[0]):
     import pandas as pd
+    from pooling.data import read_labelled
     from pooling.compare import load_fits, loo, loo_table, pointwise_table, priors_table
     from pooling.logo import logo_tables
 
@@ -9,8 +10,7 @@ with logged(snakemake.log[0]):
     loos = {name: loo(idata, snakemake.threads) for name, idata in fits.items()}
     loo_table(loos).to_csv(snakemake.output.loo)
     pointwise_table(loos, next(iter(fits.values()))).to_csv(snakemake.output.pointwise, index=False)
-    read = lambda path: pd.read_csv(path, dtype={"group": str})
-    kfold = pd.concat(map(read, snakemake.input.kfold)) if snakemake.input.kfold else None
+    kfold = pd.concat(map(read_labelled, snakemake.input.kfold)) if snakemake.input.kfold else None
     summary, groups = logo_tables(fits, kfold)
     summary.to_csv(snakemake.output.logo)
     groups.to_csv(snakemake.output.logo_groups, index=False)

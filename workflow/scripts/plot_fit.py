@@ -1,10 +1,10 @@
 from pooling.logs import logged
 
 with logged(snakemake.log[0]):
-    import arviz as az
     from pooling import figures
+    from pooling.fitfile import open_fit
 
-    idata = az.from_netcdf(snakemake.input[0])
+    idata = open_fit(snakemake.input[0])
     title = f"{snakemake.wildcards.dataset}, {figures.LABELS[snakemake.wildcards.strategy]}"
     figures.posterior_predictive(idata, snakemake.output.ppc, title)
     figures.rank_trace(idata, snakemake.output.trace, title)

@@ -1,11 +1,11 @@
 from pooling.logs import logged
 
 with logged(snakemake.log[0]):
-    import arviz as az
     from pooling import figures
+    from pooling.fitfile import open_fit
 
     figures.shrinkage(
-        az.from_netcdf(snakemake.input.no_pooling),
-        az.from_netcdf(snakemake.input.partial_pooling),
+        open_fit(snakemake.input.no_pooling),
+        open_fit(snakemake.input.partial_pooling),
         snakemake.output[0],
     )

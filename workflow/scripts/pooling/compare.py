@@ -13,6 +13,7 @@ from arviz.stats.stats_utils import ELPDData
 from scipy.special import logsumexp
 
 from .data import stored_arrays
+from .fitfile import open_fit
 
 CHUNK = 2**23  # draws x rows per block of the chunked PSIS-LOO
 _ARRAYS = None
@@ -126,5 +127,5 @@ def priors_table(fits):
 
 def load_fits(paths):
     """{strategy: InferenceData} from NetCDF paths named <strategy>.nc."""
-    fits = (az.from_netcdf(path) for path in paths)
+    fits = map(open_fit, paths)
     return {idata.attrs["strategy"]: idata for idata in fits}

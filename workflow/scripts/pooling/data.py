@@ -6,14 +6,15 @@ user's: `group` (label), `y`, optional `se`, one `x:<name>` per predictor and on
 Rows keep the order of the source file, which LOO relies on.
 """
 
-import csv
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from . import csvfile
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -29,62 +30,70 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def _read_csv(path, group):
-    try:
-        with open(path, newline="") as handle:
-            header = next(csv.reader(handle), None)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found; check the dataset's `path` in the config") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the file ({error}); it must be a UTF-8 CSV") from None
-    if not header:
-        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
-    seen = set()
-    for name in header:
-        if name in seen:
-            raise DataError(f"{path}: column {name!r} appears twice in the header; rename one")
-        seen.add(name)
-    try:
-        table = pd.read_csv(path, dtype={group: str} if group else None)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        reason = str(error).strip().splitlines()[-1]
-        raise DataError(f"{path}: cannot parse as CSV ({reason}); save it as comma-separated UTF-8") from None
-    if table.empty:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    return table
-
-
 def _first_row(mask):
-    """0-based index of the first True row (its line in the file is this + 2)."""
+    """0-based index of the first True row."""
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
-def _require_columns(table, path, columns):
+def _require_columns(table, columns):
     for key, name in columns:
         if name not in table.columns:
             raise DataError(
-                f"{path}: column {name!r} (config `{key}`) not found; "
+                f"{table.path}: column {name!r} (config `{key}`) not found; "
                 f"the file has columns {', '.join(map(repr, table.columns))}"
             )
 
 
-def _numeric(table, path, name, key):
-    values = pd.to_numeric(table[name], errors="coerce")
-    bad = values.isna() & table[name].notna()
+MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "<na>", "-nan"}
+SCALE_LIMIT = 1e30  # draws are stored as float32, whose range ends near 3.4e38
+
+
+def _numeric(table, name, key):
+    text = table.column(name).str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    missing = text.str.lower().isin(MISSING).to_numpy()
+    bad = np.isnan(values) & ~missing
     if bad.any():
         row = _first_row(bad)
+        value = text.iloc[row]
+        hint = " (a decimal comma? use '.')" if re.fullmatch(r"[-+]?\d+,\d+", value) else ""
         raise DataError(
-            f"{path}: column {name!r} (config `{key}`) has {int(bad.sum())} non-numeric "
-            f"value(s), first {table[name].iloc[row]!r} on line {row + 2}; fix or remove them"
+            f"{table.path}: column {name!r} (config `{key}`) has {int(bad.sum())} non-numeric "
+            f"value(s), first {value!r} on line {table.line(row, name)}{hint}; fix or remove them"
         )
-    finite = np.isfinite(values.to_numpy(dtype=float))
+    finite = np.isfinite(values)
     if not finite.all():
         row = _first_row(~finite)
         raise DataError(
-            f"{path}: column {name!r} (config `{key}`) has {int((~finite).sum())} missing or "
-            f"infinite value(s), first on line {row + 2}; drop or impute those rows"
+            f"{table.path}: column {name!r} (config `{key}`) has {int((~finite).sum())} missing or "
+            f"infinite value(s), first on line {table.line(row, name)}; drop or impute those rows"
         )
-    return values.to_numpy(dtype=float)
+    _check_scale(table, name, key, values)
+    return values
+
+
+def _check_scale(table, name, key, values):
+    """Values whose size or spread float32 draws (and float64 squares) cannot hold."""
+    largest = np.abs(values).max()
+    if largest > SCALE_LIMIT:
+        row = int(np.argmax(np.abs(values)))
+        raise DataError(
+            f"{table.path}: column {name!r} (config `{key}`) has values as large as "
+            f"{values[row]:.3g} (line {table.line(row, name)}); the workflow handles magnitudes "
+            f"up to {SCALE_LIMIT:g}: rescale the column, e.g. divide it by {_power(largest):g}"
+        )
+    spread = np.std(values / largest) * largest if largest > 0 else 0.0
+    scale = spread if spread > 0 else largest
+    if 0 < scale < 1 / SCALE_LIMIT:
+        raise DataError(
+            f"{table.path}: column {name!r} (config `{key}`) has a scale of only {scale:.3g} "
+            f"(standard deviation {spread:.3g}); the workflow resolves scales down to "
+            f"{1 / SCALE_LIMIT:g}: rescale the column, e.g. multiply it by {1 / _power(scale):g}"
+        )
+
+
+def _power(value):
+    return 10.0 ** np.floor(np.log10(value))
 
 
 def _constant_within_groups(path, name, values, groups):
@@ -99,11 +108,11 @@ def _constant_within_groups(path, name, values, groups):
         )
 
 
-def _predictor(path, table, name, key):
-    values = _numeric(table, path, name, key)
+def _predictor(table, name, key):
+    values = _numeric(table, name, key)
     if np.ptp(values) == 0:
         raise DataError(
-            f"{path}: {key} column {name!r} has the same value {values[0]:g} in every row, "
+            f"{table.path}: {key} column {name!r} has the same value {values[0]:g} in every row, "
             f"so its coefficient cannot be estimated; remove it from `{key}`"
         )
     return values
@@ -111,41 +120,48 @@ def _predictor(path, table, name, key):
 
 def prepare(path, response, group=None, se=None, predictors=(), group_predictors=()):
     """Check the source CSV against the dataset's config and return the prepared table."""
-    table = _read_csv(path, group)
+    table = csvfile.read(path)
     columns = [("response", response)]
     columns += [("group", group)] if group else []
     columns += [("se", se)] if se else []
     columns += [("predictors", name) for name in predictors]
     columns += [("group_predictors", name) for name in group_predictors]
-    _require_columns(table, path, columns)
+    _require_columns(table, columns)
 
     prepared = pd.DataFrame(index=range(len(table)))
     if group:
-        labels = table[group]
-        empty = labels.isna() | (labels.str.strip() == "")
+        labels = table.column(group).str.strip()
+        empty = labels == ""
         if empty.any():
             row = _first_row(empty)
             raise DataError(
                 f"{path}: column {group!r} (config `group`) has {int(empty.sum())} empty "
-                f"label(s), first on line {row + 2}; give every row a group"
+                f"label(s), first on line {table.line(row, group)}; give every row a group"
             )
-        prepared["group"] = labels.str.strip().to_numpy()
+        prepared["group"] = labels.to_numpy()
     else:
         prepared["group"] = [str(i + 1) for i in range(len(table))]
-    prepared["y"] = _numeric(table, path, response, "response")
+    prepared["y"] = _numeric(table, response, "response")
     if se:
-        values = _numeric(table, path, se, "se")
+        values = _numeric(table, se, "se")
         if (values <= 0).any():
             row = _first_row(values <= 0)
             raise DataError(
                 f"{path}: column {se!r} (config `se`) must be > 0 (known standard errors), "
-                f"found {values[row]:g} on line {row + 2}"
+                f"found {values[row]:g} on line {table.line(row, se)}"
+            )
+        if values.min() < 1 / SCALE_LIMIT:
+            row = int(np.argmin(values))
+            raise DataError(
+                f"{path}: column {se!r} (config `se`) has values as small as {values[row]:.3g} "
+                f"(line {table.line(row, se)}); the workflow resolves scales down to "
+                f"{1 / SCALE_LIMIT:g}: rescale the response and `se` together"
             )
         prepared["se"] = values
     for name in predictors:
-        prepared[PREDICTOR_PREFIX + name] = _predictor(path, table, name, "predictors")
+        prepared[PREDICTOR_PREFIX + name] = _predictor(table, name, "predictors")
     for name in group_predictors:
-        values = _predictor(path, table, name, "group_predictors")
+        values = _predictor(table, name, "group_predictors")
         _constant_within_groups(path, name, values, prepared["group"])
         prepared[GROUP_PREDICTOR_PREFIX + name] = values
     sizes = prepared.groupby("group", sort=False).size()
@@ -201,8 +217,14 @@ def _columns(table, prefix):
     return names, table[[prefix + n for n in names]].to_numpy(dtype=float) if names else None
 
 
+def read_labelled(path, **kwargs):
+    """A CSV the workflow wrote with a `group` column: labels stay text (`NA`, `None`
+    and `007` are labels, not missing values or numbers); only empty cells are missing."""
+    return pd.read_csv(path, dtype={"group": str}, keep_default_na=False, na_values=[""], **kwargs)
+
+
 def load_prepared(path):
-    table = pd.read_csv(path, dtype={"group": str})
+    table = read_labelled(path)
     codes, labels = pd.factorize(table["group"], sort=False)
     names, X = _columns(table, PREDICTOR_PREFIX)
     group_names, U_rows = _columns(table.drop_duplicates("group"), GROUP_PREDICTOR_PREFIX)

@@ -6,6 +6,8 @@ import logging
 import arviz as az
 import numpy as np
 
+from .fitfile import open_fit
+
 log = logging.getLogger(__name__)
 
 RHAT_MAX = 1.01
@@ -59,7 +61,7 @@ def failed_gates(table):
 
 
 def diagnose_to_csv(fit_nc, out):
-    idata = az.from_netcdf(fit_nc)
+    idata = open_fit(fit_nc)
     table = diagnose(idata)
     table.to_csv(out)
     failures = failed_gates(table)

@@ -4,17 +4,16 @@ import json
 import tempfile
 from pathlib import Path
 
-import arviz as az
-
 from .data import load_prepared, prepare, sha256
 from .errors import DataError
 from .fit import sample
+from .fitfile import open_fit
 
 
 def refit(fit_nc):
     """Refit from the attrs of `fit_nc` (source CSV path and sha256, data columns,
     sampler settings and priors); returns the new InferenceData."""
-    attrs = az.from_netcdf(fit_nc).attrs
+    attrs = open_fit(fit_nc).attrs
     source = attrs["source_csv"]
     if sha256(source) != attrs["data_sha256"]:
         raise DataError(f"{source}: the file changed since {fit_nc} was fitted (sha256 differs)")

@@ -1,0 +1,148 @@
+"""A user's CSV file as written: every cell as text, and the file's own line numbers.
+
+pandas' reader renumbers rows (blank lines and quoted line breaks shift its counts),
+reads labels such as `NA` or `None` as missing, and turns the first field into an
+index when every row has one field more than the header (decimal commas). Error
+messages must point at the line a user opens in an editor, and group labels are text,
+so the file is read here with the standard `csv` module, which counts physical lines,
+and nothing is converted: `pooling.data` decides what each column must hold.
+"""
+
+import csv
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _text(path):
+    """The file decoded: UTF-8 (with or without a byte-order mark), UTF-16 with a
+    byte-order mark, either one gzip-compressed."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; check the dataset's `path` in the config") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror}); check the dataset's `path`") from None
+    if raw.startswith(b"\x1f\x8b"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: a damaged gzip file ({error}); compress it again or give the plain CSV") from None
+    if raw.startswith(b"PK\x03\x04"):
+        raise DataError(f"{path}: a ZIP archive (an Excel .xlsx workbook?), not a CSV; "
+                        f"export the sheet as CSV UTF-8 (comma-separated)")
+    if raw.startswith(UTF16_BOMS):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: starts like UTF-16 but does not decode as UTF-16; save it as CSV UTF-8") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        byte = raw[error.start:error.start + 1].hex()
+        raise DataError(
+            f"{path}: line {line} is not UTF-8 (byte 0x{byte} at character {column}); save the "
+            f"file as CSV UTF-8 (e.g. from a Latin-1 or Windows-1252 export)") from None
+
+
+def _check_separator(path, header):
+    """A header without commas but with tabs or semicolons (a European spreadsheet's
+    export, whose decimal commas would otherwise split every row)."""
+    if len(header) == 1:
+        for separator, name in (("\t", "tab"), (";", "semicolon")):
+            if separator in header[0]:
+                raise DataError(f"{path}: the header has no commas but {name}s, so the file looks "
+                                f"{name}-separated; save it as comma-separated CSV with '.' for decimals")
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """The header row's names, the data rows' cells (text, one column per header
+    field, short rows padded with empty cells) and the line where each row begins."""
+
+    path: str
+    names: list  # header fields in file order, "" for an unnamed column
+    cells: np.ndarray  # object array of str, rows x len(names), rows in file order
+    lines: np.ndarray  # 1-based line of the file where each data row begins
+
+    @property
+    def columns(self):
+        """The named columns, in file order (unnamed ones, such as the empty header
+        cells of an Excel export, cannot be configured and are left out)."""
+        return [name for name in self.names if name]
+
+    def __len__(self):
+        return len(self.cells)
+
+    def column(self, name):
+        return pd.Series(self.cells[:, self.names.index(name)], dtype="str")
+
+    def line(self, row, name=None):
+        """The line where data row `row` (0-based) begins or, with `name`, where that
+        cell is: a quoted cell with line breaks moves the cells after it down."""
+        line = int(self.lines[row])
+        if name is not None:
+            line += sum(cell.count("\n") for cell in self.cells[row, : self.names.index(name)])
+        return line
+
+
+def _records(path, text):
+    """Every record with the line it ends on (a blank line is an empty record)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, ends = [], []
+    try:
+        for fields in reader:
+            records.append(fields)
+            ends.append(reader.line_num)
+    except csv.Error as error:
+        raise DataError(f"{path}: line {reader.line_num + 1}: {error}; save it as a plain CSV UTF-8 file") from None
+    return records, np.asarray(ends, dtype=np.int64)
+
+
+def read(path):
+    """Read `path` or raise a one-line DataError naming the file and line."""
+    records, ends = _records(path, _text(path))
+    starts = np.concatenate(([1], ends[:-1] + 1)).astype(np.int64)
+    # Blank lines and rows of empty cells (spreadsheets export these) carry nothing.
+    filled = np.flatnonzero(np.fromiter(map(any, records), bool, count=len(records)))
+    if not len(filled):
+        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    header, header_line, width = records[filled[0]], int(starts[filled[0]]), len(records[filled[0]])
+    _check_separator(path, header)
+    seen = set()
+    for name in header:
+        if name in seen and name:
+            raise DataError(f"{path}: column {name!r} appears twice in the header; rename one")
+        seen.add(name)
+    kept = filled[1:]
+    if not len(kept):
+        raise DataError(f"{path}: the file has a header but no data rows")
+    rows = [records[i] for i in kept]
+    widths = np.fromiter(map(len, rows), int, count=len(rows))
+    too_long = []  # (line, fields) of rows with values beyond the header's last column
+    for k in np.flatnonzero(widths != width):
+        fields = rows[k]
+        if "".join(fields[width:]).strip():
+            too_long.append((int(starts[kept[k]]), len(fields)))
+        rows[k] = fields[:width] + [""] * (width - len(fields))
+    if too_long:
+        (line, count), more = too_long[0], len(too_long) - 1
+        others = f" (and {more} more line{'s' * (more > 1)})" if more else ""
+        raise DataError(
+            f"{path}: line {line} has {count} fields but the header (line "
+            f"{header_line}) has {width}{others}; a decimal comma or an unquoted comma inside "
+            f"a value? Use '.' for decimals and quote values that contain commas")
+    cells = np.empty((len(rows), width), dtype=object)
+    cells[:] = rows
+    return CsvTable(path=path, names=list(header), cells=cells, lines=starts[kept])
