@@ -3,7 +3,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+include: "workflow/rules/config.smk"
 
 
 report: "workflow/report/workflow.rst"

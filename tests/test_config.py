@@ -78,6 +78,17 @@ def datasets(change):
     (datasets(lambda d: d.update(sbc=d.pop("seed"))),
      "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); rename the dataset"),
     (lambda c: c.update(kfold={"folds": 1}), "`kfold.folds`: must be an integer >= 2 or null, got 1"),
+    # Issue #12: a seed beyond what the PRNG takes, a name too long for a file name, an
+    # entry with nothing under it (one line, not one per schema rule).
+    (lambda c: c.update(seed=2**64),
+     "`seed`: must be an integer >= 0 and <= 4294967295, got 18446744073709551616"),
+    (datasets(lambda d: d["simulated"]["simulate"].update(seed=-1)),
+     "`datasets.simulated.simulate.seed`: must be an integer >= 0 and <= 4294967295, got -1"),
+    (datasets(lambda d: d.update({"a" * 300: {"path": "x.csv", "response": "y"}})),
+     "dataset name 'aaaaaaaaaaaaaaaaaaaa'... is 300 characters long; use at most 100 (it names "
+     "folders and files under results/)"),
+    (datasets(lambda d: d.update(empty=None)),
+     "`datasets.empty`: the entry is empty; give it at least `path` (a CSV file) and `response`"),
 ])
 def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message):
     assert dry_run_error(workdir, change) == [message]
@@ -111,3 +122,50 @@ def test_a_minimal_dataset_entry_runs_alone(workdir):
     for strategy in ("no_pooling", "complete_pooling", "partial_pooling"):
         assert f"results/mine/fits/{strategy}.nc" in planned
     assert "results/eight_schools" not in planned and "results/seed" not in planned
+
+
+def raw_config_error(workdir, edit, configfile="config/config.yaml", args=()):
+    """Config error lines of a dry run after editing the YAML text itself (what
+    yaml.safe_dump cannot write: unquoted names, repeated keys, tabs)."""
+    path = workdir / configfile
+    path.write_text(edit(path.read_text() if path.exists() else ""))
+    result = snakemake(workdir, "-n", "--cores", "1", *args, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and 'File "' not in output
+    return [line for line in output.splitlines() if line.startswith("Invalid config")]
+
+
+def add_dataset(text):
+    return lambda config: config.replace("datasets:\n", "datasets:\n" + text, 1)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (add_dataset("  2024:\n    path: resources/seed.csv\n    response: y\n"),
+     "line 14: the key 2024 is read by YAML as the number 2024; quote it (\"2024\":) so it stays a name"),
+    (add_dataset("  yes:\n    path: resources/seed.csv\n    response: y\n"),
+     "line 14: the key yes is read by YAML as the boolean True; quote it (\"yes\":) so it stays a name"),
+    (add_dataset("  seed:\n    path: resources/seed.csv\n    response: y\n"),
+     "line 18: key `datasets.seed` appears twice (first on line 14); YAML would keep only the last, "
+     "so remove or rename one"),
+    (add_dataset("  tabbed:\n\tpath: resources/seed.csv\n"),
+     "line 15, column 1: found character '\\t' that cannot start any token; indent YAML with spaces, never tabs"),
+])
+def test_yaml_the_schema_cannot_see_is_named_by_line(workdir, edit, message):
+    assert raw_config_error(workdir, edit) == [f"Invalid config (config/config.yaml): {message}"]
+
+
+def test_a_bad_key_is_named_in_the_file_that_holds_it(workdir):
+    """With --configfile, the line names the file with the bad key, once."""
+    mine = "datasets:\n  mine:\n    path: resources/seed.csv\n    respnse: y\n"
+    lines = raw_config_error(workdir, lambda _: mine, "mine.yaml", ("--configfile", "mine.yaml"))
+    assert sorted(lines) == [
+        "Invalid config (mine.yaml): `datasets.mine.respnse` is not a known key; did you mean "
+        "`response`? (known: path, simulate, response, group, se, predictors, group_predictors, "
+        "priors, chains, warmup, draws, target_accept, seed, max_tree_depth, parameterization, "
+        "pointwise_max_rows, predictive_draws, strategies, kfold)",
+        "Invalid config (mine.yaml): `datasets.mine`: 'response' is required but missing",
+    ]
+    lines = raw_config_error(workdir, lambda text: text.replace("chains: 4", "chains: 0"),
+                             args=("--configfile", "mine.yaml"))
+    assert lines[0] == "Invalid config (config/config.yaml): `chains`: must be an integer >= 1, got 0"

@@ -2,74 +2,10 @@ import functools
 import math
 import os
 import re
-import sys
 
-from snakemake.utils import validate
-
-sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from pooling import STRATEGIES
-from pooling.config import check_config as check_schema
-from pooling.errors import PoolingError
-from pooling.priors import check_overrides, explicit_priors, relevant_overrides
+from pooling.priors import relevant_overrides
 
-SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
-
-
-def check_config():
-    """Schema and prior checks, one line per problem; they stop the run before any
-    job starts."""
-    try:
-        check_schema(config, SCHEMA)
-        check_overrides(config.get("priors", {}), "priors")
-        for name, entry in config["datasets"].items():
-            if name == "sbc":
-                raise PoolingError(
-                    "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based "
-                    "calibration); rename the dataset"
-                )
-            check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")
-            sizes = entry.get("simulate", {}).get("group_sizes")
-            if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
-                raise PoolingError(
-                    f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but "
-                    f"groups is {entry['simulate']['groups']}; give one size per group "
-                    f"or a single number"
-                )
-    except PoolingError as error:
-        stop(error)
-
-
-def stop(error):
-    """End before any job starts with one line per problem, without a traceback."""
-    files = ", ".join(map(str, workflow.configfiles)) or "config"
-    for line in str(error).splitlines():
-        print(f"Invalid config ({files}): {line}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check_paths():
-    """Every dataset's CSV exists or a rule makes it (call once all rules are defined)."""
-    for name, entry in config["datasets"].items():
-        path = entry.get("path")
-        if path and not os.path.exists(path) and not any(r.is_producer(path) for r in workflow.rules):
-            stop(
-                f"datasets.{name}.path: {path} not found (paths are relative to "
-                f"{os.getcwd()}); fix the path or remove the dataset"
-            )
-
-
-def check_sbc():
-    """SBC's priors, once the schema has filled in its defaults."""
-    try:
-        for strategy in config["sbc"]["strategies"]:
-            explicit_priors(strategy, config["sbc"]["priors"])
-    except PoolingError as error:
-        stop(error)
-
-
-check_config()
-validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
-check_sbc()
 
 SAMPLER_KEYS = (
     "chains",

@@ -1,7 +1,14 @@
-"""Config errors as one line each that names the key and says what to do, instead of
-a JSON-schema dump: the schema stays the single source of what is allowed."""
+"""Config errors as one line each that names the file, the key and what to do, instead
+of a JSON-schema dump: the schema stays the single source of what is allowed.
+
+Snakemake merges every config file (and `--config`) into one dict, losing where each
+key came from, and its YAML reader keeps the last of two equal keys and turns keys such
+as `2024` or `yes` into a number and a boolean. So each file is read again here, as YAML
+nodes, to find those problems with their line and to name the file a bad key is in.
+"""
 
 import difflib
+from dataclasses import dataclass, field
 
 import jsonschema
 import yaml
@@ -10,7 +17,82 @@ from .errors import PoolingError
 
 
 class ConfigError(PoolingError):
-    """The config cannot be used; nothing has run."""
+    """The config cannot be used; nothing has run. `problems` holds (key path, text)
+    pairs; a problem found while reading a file has the file in `source`."""
+
+    def __init__(self, problems, source=None):
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(text for _, text in problems))
+
+
+@dataclass
+class Source:
+    """One config file's keys, as paths, with the line each is on."""
+
+    name: str
+    lines: dict = field(default_factory=dict)
+
+    def holds(self, path):
+        return tuple(path) in self.lines
+
+
+YAML_KINDS = {"int": "the number", "float": "the number", "bool": "the boolean", "null": "null"}
+
+
+def _walk(source, node, path):
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(source, item, (*path, index))
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        kind = key_node.tag.rsplit(":", 1)[-1]
+        if kind != "str":
+            value = yaml.SafeLoader(key_node.value).get_single_data() if key_node.value else None
+            raise ConfigError([(path, (
+                f"line {line}: the key {key_node.value or '(empty)'} is read by YAML as "
+                f"{YAML_KINDS.get(kind, kind)} {value!r}".replace(" None", "") +
+                f"; quote it (\"{key_node.value}\":) so it stays a name"))], source.name)
+        key = key_node.value
+        if (*path, key) in source.lines:
+            first = source.lines[(*path, key)]
+            raise ConfigError([(path, (
+                f"line {line}: key `{'.'.join(map(str, (*path, key)))}` appears twice (first on line "
+                f"{first}); YAML would keep only the last, so remove or rename one"))], source.name)
+        source.lines[(*path, key)] = line
+        _walk(source, value_node, (*path, key))
+
+
+def read_source(path, name):
+    """The keys of config file `path` (shown as `name`), or ConfigError naming the line
+    of a YAML syntax error, a key written twice or a key that YAML does not read as text."""
+    source = Source(name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            root = yaml.compose(handle, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "not valid YAML"
+        hint = "; indent YAML with spaces, never tabs" if r"\t" in problem else ""
+        raise ConfigError([((), f"line {mark.line + 1}, column {mark.column + 1}: {problem}{hint}")], name) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ConfigError([((), f"cannot read the file ({error})")], name) from None
+    if root is not None:
+        _walk(source, root, ())
+    return source
+
+
+def locate(sources, path):
+    """The name of the source that sets `path` (or the nearest key above it): the first
+    in `sources`, which are ordered from the highest precedence down."""
+    path = tuple(path)
+    for length in range(len(path), 0, -1):
+        for source in sources:
+            if source.holds(path[:length]):
+                return source.name
+    return sources[-1].name if sources else "config"
 
 
 def _key(path):
@@ -35,14 +117,18 @@ def _describe(error):
     if error.validator == "enum":
         return (f"`{key}`: {value!r} is not allowed{_suggest(value, error.validator_value)} "
                 f"(choose from {', '.join(map(str, error.validator_value))})")
+    if error.validator == "maxLength" and list(error.absolute_path) == ["datasets"]:
+        return (f"dataset name {value[:20]!r}... is {len(value)} characters long; use at most "
+                f"{error.validator_value} (it names folders and files under results/)")
     if error.validator == "pattern" and list(error.absolute_path) == ["datasets"]:
         return (f"dataset name {value!r} cannot be used as a folder name under results/: "
                 f"use letters, digits, '_', '.' and '-', starting with a letter or digit")
     types = error.schema.get("type")
     types = types if isinstance(types, list) else [types]
-    if error.validator in ("type", "minimum") and "integer" in types:
+    if error.validator in ("type", "minimum", "maximum") and "integer" in types:
         null = " or null" if "null" in types else ""
-        return f"`{key}`: must be an integer >= {error.schema.get('minimum', '-inf')}{null}, got {value!r}"
+        upper = f" and <= {error.schema['maximum']}" if "maximum" in error.schema else ""
+        return f"`{key}`: must be an integer >= {error.schema.get('minimum', '-inf')}{upper}{null}, got {value!r}"
     if error.validator in ("exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum", "type"):
         bounds = [f"{op} {error.schema[b]}" for b, op in (
             ("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
@@ -55,11 +141,27 @@ def _describe(error):
     return f"`{key}`: {error.message}"
 
 
+def _empty_entries(config):
+    """Dataset entries with nothing under them: one line each, not one per schema rule."""
+    datasets = config.get("datasets")
+    if not isinstance(datasets, dict):
+        return {}
+    return {("datasets", name): f"`datasets.{name}`: the entry is empty; give it at least `path` "
+            f"(a CSV file) and `response`" for name, entry in datasets.items() if entry is None}
+
+
 def check_config(config, schema_path):
     """Raise ConfigError listing every problem, one line each, before any job starts."""
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        raise ConfigError("\n".join(dict.fromkeys(_describe(e) for e in errors)))
+    empty = _empty_entries(config)
+    problems, seen = list(empty.items()), set()
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = tuple(error.absolute_path)
+        text = _describe(error)
+        if text not in seen and not any(path[:len(entry)] == entry for entry in empty):
+            seen.add(text)
+            problems.append((path, text))
+    if problems:
+        raise ConfigError(problems)

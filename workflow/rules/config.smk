@@ -1,0 +1,120 @@
+import os
+import sys
+
+from snakemake.utils import validate
+
+sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
+from pooling.config import ConfigError, Source, check_config as check_schema, locate, read_source
+from pooling.errors import PoolingError
+from pooling.priors import check_overrides, explicit_priors
+
+SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
+WORKFLOW_CONFIG = "config/config.yaml"
+
+
+def stop(error, key=(), sources=()):
+    """End before any job starts with one line per problem, each naming the file that
+    holds the key, without a traceback."""
+    problems = error.problems if isinstance(error, ConfigError) else [(key, str(error))]
+    for path, text in problems:
+        where = getattr(error, "source", None) or locate(sources, path)
+        print(f"Invalid config ({where}): {text}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _shown(path):
+    """A config file's name as the user wrote it: relative to the run directory."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def config_sources():
+    """Every place a config key can come from, highest precedence first: --config,
+    the --configfile files (last wins), then the workflow's own config/config.yaml
+    unless --replace-workflow-config dropped it."""
+    settings = workflow.config_settings
+    sources = [Source("--config", {path: 0 for path in _key_paths(dict(settings.config))})]
+    files = [str(path) for path in reversed(settings.configfiles)]
+    if not settings.replace_workflow_config and os.path.exists(WORKFLOW_CONFIG):
+        files.append(WORKFLOW_CONFIG)
+    for path in dict.fromkeys(map(os.path.abspath, files)):
+        try:
+            sources.append(read_source(path, _shown(path)))
+        except ConfigError as error:
+            stop(error)
+    return sources
+
+
+def _key_paths(mapping, prefix=()):
+    for key, value in mapping.items():
+        yield (*prefix, key)
+        if isinstance(value, dict):
+            yield from _key_paths(value, (*prefix, key))
+
+
+def readable(path):
+    """`path` for the configfile directive, after checking that it is YAML Snakemake can
+    read (its own message names neither file nor line)."""
+    if os.path.exists(path):
+        try:
+            read_source(path, path)
+        except ConfigError as error:
+            stop(error)
+    return path
+
+
+def check_config(sources):
+    """Schema, dataset-name and prior checks, one line per problem; they stop the run
+    before any job starts."""
+    try:
+        check_schema(config, SCHEMA)
+    except ConfigError as error:
+        stop(error, sources=sources)
+    checks = [(("priors",), lambda: check_overrides(config.get("priors", {}), "priors"))]
+    for name, entry in config["datasets"].items():
+        checks.append(((("datasets", name, "priors")),
+                       lambda name=name, entry=entry: check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")))
+    for key, check in checks:
+        try:
+            check()
+        except PoolingError as error:
+            stop(error, key, sources)
+    if "sbc" in config["datasets"]:
+        stop("datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); "
+             "rename the dataset", ("datasets", "sbc"), sources)
+    for name, entry in config["datasets"].items():
+        sizes = entry.get("simulate", {}).get("group_sizes")
+        if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
+            stop(f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but groups is "
+                 f"{entry['simulate']['groups']}; give one size per group or a single number",
+                 ("datasets", name, "simulate", "group_sizes"), sources)
+
+
+def check_paths():
+    """Every dataset's CSV exists or a rule makes it (call once all rules are defined)."""
+    for name, entry in config["datasets"].items():
+        path = entry.get("path")
+        if path and not os.path.exists(path) and not any(r.is_producer(path) for r in workflow.rules):
+            stop(
+                f"datasets.{name}.path: {path} not found (paths are relative to "
+                f"{os.getcwd()}); fix the path or remove the dataset",
+                ("datasets", name, "path"), CONFIG_SOURCES,
+            )
+
+
+def check_sbc(sources):
+    """SBC's priors, once the schema has filled in its defaults."""
+    try:
+        for strategy in config["sbc"]["strategies"]:
+            explicit_priors(strategy, config["sbc"]["priors"])
+    except PoolingError as error:
+        stop(error, ("sbc", "priors"), sources)
+
+
+configfile: readable(WORKFLOW_CONFIG)
+
+
+CONFIG_SOURCES = config_sources()
+check_config(CONFIG_SOURCES)
+validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
+check_sbc(CONFIG_SOURCES)
