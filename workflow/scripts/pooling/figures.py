@@ -20,8 +20,10 @@ LABELS = {
 
 
 def _save(fig, out):
+    """Write and close `fig`; returned so that callers (and tests) can read its text."""
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return fig
 
 
 def _figure(axes):
@@ -90,21 +92,58 @@ def shrinkage(no_pooling, partial_pooling, out):
 
 
 def posterior_predictive(idata, out, title):
+    """Densities of the observed response and of predictive draws (az.plot_ppc). A
+    constant response (allowed: default priors then take s = 1) has no density, and
+    its fit predicts draws too narrow for ArviZ's KDE to bin: there each predictive
+    draw is a row of points over the observed value, and the title says why."""
     kept = idata.posterior_predictive.sizes["chain"] * idata.posterior_predictive.sizes["draw"]
-    axes = az.plot_ppc(idata, num_pp_samples=min(100, kept), random_seed=0, figsize=(7, 4))
-    _figure(axes).suptitle(f"Posterior predictive check: {title}")
-    _save(_figure(axes), out)
+    observed = idata.observed_data["y"].values
+    heading = f"Posterior predictive check: {title}"
+    if np.ptp(observed) > 0:
+        axes = az.plot_ppc(idata, num_pp_samples=min(100, kept), random_seed=0, figsize=(7, 4))
+    else:
+        axes = az.plot_ppc(idata, kind="scatter", mean=False, num_pp_samples=min(100, kept),
+                           random_seed=0, figsize=(7, 4))
+        heading += (f"\nobserved response is constant (y = {observed[0]:g} in all {observed.size} "
+                    "rows): no density, predictive draws shown as points")
+    _figure(axes).suptitle(heading)
+    return _save(_figure(axes), out)
+
+
+def _narrow(posterior, names):
+    """Names among `names` with a chain (of some element) whose draws differ, but by
+    fewer than 512 steps of their float type: ArviZ's KDE bins a chain's range into
+    512 bins in the draws' own dtype, and numpy refuses bins that narrow ("Too many
+    bins for data range"). Fits store draws in float32, so a posterior with almost no
+    spread (e.g. theta of a constant response, to ~1e-5) hits this."""
+    narrow = []
+    for name in names:
+        draws = posterior[name]
+        if draws.dtype.kind != "f":
+            continue
+        low, high = draws.min("draw").values, draws.max("draw").values
+        steps = 512 * np.spacing(np.maximum(np.abs(low), np.abs(high)))
+        if np.any((low < high) & (high.astype(float) - low.astype(float) < steps)):
+            narrow.append(name)
+    return narrow
 
 
 def rank_trace(idata, out, title):
     """Trace and rank plots of the population-level parameters and theta."""
     names = [v for v in (*HYPER, "theta") if v in idata.posterior]
     coords, note = _shown(idata)
-    axes = az.plot_trace(idata, var_names=names, coords=coords, kind="rank_bars", compact=True)
+    narrow = _narrow(idata.posterior, names)
+    transform = None
+    if narrow:  # float64 copies: any two distinct float32 values are 2**29 float64 steps apart
+        transform = lambda posterior: posterior.astype("float64")  # noqa: E731
+        note += (f"\nalmost no posterior spread in {', '.join(narrow)} "
+                 "(densities drawn from float64 copies of the float32 draws)")
+    axes = az.plot_trace(idata, var_names=names, coords=coords, kind="rank_bars", compact=True,
+                         transform=transform)
     fig = _figure(axes)
     fig.suptitle(f"Trace and rank plots: {title}{note}")
     fig.tight_layout()
-    _save(fig, out)
+    return _save(fig, out)
 
 
 def loo_comparison(table, out):
