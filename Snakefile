@@ -3,7 +3,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-include: "workflow/rules/config.smk"
+include: "workflow/rules/checks.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -21,6 +21,7 @@ include: "workflow/rules/sbc.smk"
 
 
 check_paths()
+check_results()
 
 
 localrules:

@@ -72,11 +72,12 @@ def csv_files(draw):
 
 def expected_error(case):
     """The message's tail for the first problem the reader meets, or None."""
-    content, starts, at, rows = case["content"], case["starts"], case["at"], case["rows"]
-    if case["encoding"] == "latin-1":
-        first = next((i for i, c in enumerate(content) if ord(c) > 127), None)
-        if first is not None:
-            return f"line {content[:first].count(chr(10)) + 1} is not UTF-8"
+    starts, at, rows = case["starts"], case["at"], case["rows"]
+    try:  # Latin-1 bytes may happen to be valid UTF-8 too
+        case["raw"].decode("utf-16" if case["encoding"] == "utf-16" else "utf-8")
+    except UnicodeDecodeError as error:
+        line = case["raw"].count(b"\n", 0, error.start) + 1
+        return f"line {line} is not UTF-8"
     if case["separator"] != ",":
         name = "tab" if case["separator"] == "\t" else "semicolon"
         return f"so the file looks {name}-separated"
@@ -92,7 +93,7 @@ def expected_error(case):
     }[case["fault"]]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(csv_files())
 def test_any_csv_prepares_exactly_or_names_its_line(case):
     with tempfile.TemporaryDirectory() as directory:

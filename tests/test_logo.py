@@ -131,17 +131,24 @@ def test_kfold_target_refits_each_fold_and_joins_the_logo_table(tmp_path):
     assert planned and not any("kfold" in path or "logo" in path for path in planned)
 
 
-def test_kfold_needs_the_data_to_count_groups_when_one_fold_per_group(workdir):
-    """Radon's CSV is built by a rule: before it exists, one fold per group cannot be
-    planned, and the run says what to do instead of failing inside Snakemake."""
-    result = snakemake(workdir, "-n", "kfold", "--configfile", "config/examples/radon.yaml",
-                       "--replace-workflow-config", check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "Invalid config (" + str(workdir / "config/examples/radon.yaml") + ", config/config.yaml): "
-        "datasets.radon: kfold.folds is null (one fold per group) but resources/radon/radon_mn.csv "
-        "does not exist yet to count its groups; run `snakemake --cores 4` first, or set "
-        "kfold.folds for the dataset")
+def test_one_fold_per_group_counts_the_groups_the_fits_see(workdir):
+    """Folds are counted in the prepared data (a checkpoint), where labels are text and
+    stripped: `007` and `7` are two groups, ` A` and `A` one, `NA` a label. Before the
+    data are prepared (radon's CSV is built by a rule) the plan waits for them."""
+    (workdir / "labels.csv").write_text('g,y\n007,1\n7,2\n" A",3\nA,4\nNA,5\n007,6\n')
+    config = read_config(workdir)
+    config["datasets"] = {"labels": {"path": "labels.csv", "response": "y", "group": "g"}}
+    write_config(workdir, config)
+    before = snakemake(workdir, "-n", "kfold").stdout
+    assert "prepare_data" in before and not any("/kfold/" in p for p in planned_outputs(before))
+    snakemake(workdir, "--cores", "1", "results/labels/data/prepared.csv")
+    planned = planned_outputs(snakemake(workdir, "-n", "kfold").stdout)
+    assert {p for p in planned if "/kfold/" in p} == {
+        f"results/labels/kfold/{s}/fold{k}.csv"
+        for s in ("complete_pooling", "partial_pooling") for k in range(4)}
+    radon = snakemake(workdir, "-n", "kfold", "--configfile", "config/examples/radon.yaml",
+                      "--replace-workflow-config")
+    assert "build_radon" in radon.stdout
 
 
 def test_a_dataset_can_set_its_own_folds(workdir):
@@ -153,4 +160,5 @@ def test_a_dataset_can_set_its_own_folds(workdir):
     assert {p for p in folds if "eight_schools" in p} == {
         f"results/eight_schools/kfold/{s}/fold{k}.csv"
         for s in ("complete_pooling", "partial_pooling") for k in (0, 1)}
-    assert len([p for p in folds if "simulated" in p]) == 2 * 12  # one per group
+    # One per group: planned once the data are prepared (the checkpoint).
+    assert not [p for p in folds if "simulated" in p]

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from pooling.reproduce import refit
 
 from conftest import copy_workflow
-from helpers import read_config, snakemake, write_config
+from helpers import planned_outputs, read_config, snakemake, write_config
 
 FIT = "results/eight_schools/fits/partial_pooling.nc"
 
@@ -128,3 +129,75 @@ def test_a_failing_fit_leaves_other_datasets_results_alone(small):
     log = (small / "logs/one/fit/partial_pooling.log").read_text().strip().splitlines()
     assert log[-1].startswith("ERROR: one_group.csv: only one group ('A'), so partial pooling")
     assert {t: digest(small / t) for t in done} == before
+
+
+# Issue #12: the invariant the README's Reliability section states. A failing run never
+# deletes or changes a finished output whose inputs did not change; a deleted output is
+# rebuilt; a damaged one is named in one line and, once deleted, redone.
+
+def snapshot(workdir):
+    """(sha256, mtime) of every file under results/."""
+    return {str(path.relative_to(workdir)): (digest(path), path.stat().st_mtime_ns)
+            for path in sorted((workdir / "results").rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def finished(shipped_run, tmp_path):
+    """A private copy of the shipped run: results, Snakemake's records and mtimes."""
+    workdir = tmp_path / "run"
+    shutil.copytree(shipped_run, workdir, ignore=shutil.ignore_patterns("jax-cache"))
+    return workdir
+
+
+def changed(before, after):
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+
+
+def test_deleted_outputs_are_rebuilt_and_nothing_else_changes(finished):
+    fit = "results/eight_schools/fits/partial_pooling.nc"
+    pointwise = "results/simulated/loo_pointwise.csv"
+    original = posterior(finished, fit)
+    before = snapshot(finished)
+    (finished / fit).unlink()
+    (finished / pointwise).unlink()
+    planned = planned_outputs(snakemake(finished, "-n", "--cores", "2").stdout)
+    assert {fit, pointwise} <= planned
+    snakemake(finished, "--cores", "2")
+    assert_identical(original, posterior(finished, fit))
+    redone = changed(before, snapshot(finished))
+    assert {fit, pointwise} <= redone
+    # Only what depends on the deleted files was rewritten.
+    assert all(p.startswith("results/eight_schools/") or p.startswith("results/simulated/") for p in redone)
+    assert not any("/data/" in p or "/fits/" in p for p in redone - {fit})
+
+
+def test_a_damaged_fit_is_named_before_any_job_and_redone_once_deleted(finished):
+    fit = "results/eight_schools/fits/no_pooling.nc"
+    original = posterior(finished, fit)
+    with open(finished / fit, "r+b") as handle:  # a copy cut short
+        handle.truncate((finished / fit).stat().st_size // 2)
+    before = snapshot(finished)
+    for attempt in range(2):  # every run says the same, and touches nothing
+        result = snakemake(finished, "--cores", "2", check=False)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"Damaged result: {fit}: damaged or incomplete (NetCDF: HDF error); delete it and run "
+            "snakemake again: that fit and what depends on it are redone, nothing else")
+        assert snapshot(finished) == before
+    (finished / fit).unlink()
+    snakemake(finished, "--cores", "2")
+    assert_identical(original, posterior(finished, fit))
+    assert "Nothing to be done" in snakemake(finished, "-n", "--cores", "2").stdout
+
+
+def test_a_failing_run_changes_no_output_whose_inputs_did_not_change(finished):
+    before = snapshot(finished)
+    (finished / "resources" / "seed.csv").write_text("y\n10\n12\nx\n")  # a data error
+    result = snakemake(finished, "--cores", "2", check=False)
+    assert result.returncode != 0
+    log = (finished / "logs/seed/prepare_data.log").read_text().strip().splitlines()
+    assert log[-1] == ("ERROR: resources/seed.csv: column 'y' (config `response`) has 1 non-numeric "
+                       "value(s), first 'x' on line 4; fix or remove them")
+    # Only the failed job's own output is gone: its input is what changed.
+    assert changed(before, snapshot(finished)) == {"results/seed/data/prepared.csv"}

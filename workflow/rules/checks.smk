@@ -1,3 +1,5 @@
+"""Checks before any job starts: the config files, the input paths, finished results."""
+
 import os
 import sys
 
@@ -6,6 +8,7 @@ from snakemake.utils import validate
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from pooling.config import ConfigError, Source, check_config as check_schema, locate, read_source
 from pooling.errors import PoolingError
+from pooling.fitfile import DamagedResult, check as check_fit
 from pooling.priors import check_overrides, explicit_priors
 
 SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
@@ -100,6 +103,25 @@ def check_paths():
                 f"{os.getcwd()}); fix the path or remove the dataset",
                 ("datasets", name, "path"), CONFIG_SOURCES,
             )
+
+
+def check_results():
+    """Finished fits that no longer open (a disk that filled up, a copy cut short): named
+    before any job starts, since every job that reads one would fail and Snakemake would
+    delete those jobs' finished outputs. Call once common.smk is included."""
+    damaged = []
+    for dataset in DATASETS:
+        for strategy in get_strategies(dataset):
+            path = f"results/{dataset}/fits/{strategy}.nc"
+            if os.path.exists(path):
+                try:
+                    check_fit(path)
+                except DamagedResult as error:
+                    damaged.append(str(error))
+    for line in damaged:
+        print(f"Damaged result: {line}", file=sys.stderr)
+    if damaged:
+        sys.exit(1)
 
 
 def check_sbc(sources):

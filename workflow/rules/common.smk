@@ -78,9 +78,9 @@ def get_fit_threads(wildcards):
 def _size(path, mtime):
     """(rows, groups) of a prepared CSV, read once per file version (threads, memory
     and runtime all need them)."""
-    import pandas as pd  # not at parse time: `snakemake -n` stays fast
+    from pooling.data import read_labelled  # not at parse time: `snakemake -n` stays fast
 
-    groups = pd.read_csv(path, usecols=["group"], dtype=str)["group"]
+    groups = read_labelled(path, usecols=["group"])["group"]
     return len(groups), groups.nunique()
 
 
@@ -139,17 +139,24 @@ def has_shrinkage(dataset):
 
 
 def get_dataset_outputs(dataset):
+    """Every output the README lists for a dataset, so a deleted one is rebuilt."""
     strategies = get_strategies(dataset)
     outputs = [
+        f"results/{dataset}/data/prepared.csv",
         f"results/{dataset}/loo_compare.csv",
+        f"results/{dataset}/loo_pointwise.csv",
         f"results/{dataset}/logo_compare.csv",
+        f"results/{dataset}/logo_groups.csv",
         f"results/{dataset}/priors.csv",
         f"results/{dataset}/figures/forest.png",
         f"results/{dataset}/figures/loo_compare.png",
         f"results/{dataset}/figures/logo_compare.png",
     ]
+    if "simulate" in config["datasets"][dataset]:
+        outputs += [f"results/{dataset}/simulated/data.csv", f"results/{dataset}/simulated/truth.json"]
     for strategy in strategies:
         outputs += [
+            f"results/{dataset}/fits/{strategy}.nc",
             f"results/{dataset}/diagnostics/{strategy}.csv",
             f"results/{dataset}/figures/ppc_{strategy}.png",
             f"results/{dataset}/figures/trace_{strategy}.png",
@@ -221,29 +228,14 @@ def get_kfold_strategies(dataset):
     return [s for s in get_strategies(dataset) if s != "no_pooling"]
 
 
-@functools.lru_cache
-def _n_groups(dataset):
-    """Groups of a dataset before it is prepared (folds are DAG structure): the design's
-    count, else the distinct labels of the group column, else the rows."""
-    entry = config["datasets"][dataset]
-    if "simulate" in entry:
-        return entry["simulate"]["groups"]
-    import pandas as pd
-
-    if not os.path.exists(entry["path"]):
-        stop(
-            f"datasets.{dataset}: kfold.folds is null (one fold per group) but {entry['path']} "
-            f"does not exist yet to count its groups; run `snakemake --cores 4` first, or set "
-            f"kfold.folds for the dataset"
-        )
-    column = entry.get("group")
-    table = pd.read_csv(entry["path"], usecols=[column] if column else None)
-    return table[column].nunique() if column else len(table)
-
-
 def get_n_folds(dataset):
+    """The configured folds, or one per group, counted in the prepared data (labels as
+    the fits see them: text, stripped) once the prepare_data checkpoint has run."""
     folds = get_kfold(dataset)["folds"]
-    return _n_groups(dataset) if folds is None else folds
+    if folds is not None:
+        return folds
+    prepared = checkpoints.prepare_data.get(dataset=dataset).output[0]
+    return _size(prepared, os.path.getmtime(prepared))[1]
 
 
 def get_kfold_files(dataset):

@@ -20,7 +20,8 @@ rule simulate_dataset:
         "../scripts/simulate_dataset.py"
 
 
-rule prepare_data:
+# A checkpoint: one fold per group (kfold) needs the prepared data's group count.
+checkpoint prepare_data:
     input:
         get_source_csv,
     output:
