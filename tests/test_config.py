@@ -169,3 +169,32 @@ def test_a_bad_key_is_named_in_the_file_that_holds_it(workdir):
     lines = raw_config_error(workdir, lambda text: text.replace("chains: 4", "chains: 0"),
                              args=("--configfile", "mine.yaml"))
     assert lines[0] == "Invalid config (config/config.yaml): `chains`: must be an integer >= 1, got 0"
+
+
+def test_entry_checks_list_every_problem_without_snakemake():
+    from pooling.config import ConfigError, check_entries
+
+    config = {"priors": {"tau": "normal(0, 1)"}, "datasets": {
+        "sbc": {"path": "x.csv", "response": "y"},
+        "sim": {"simulate": {"groups": 3, "group_sizes": [2, 2]}, "response": "y",
+                "priors": {"mu": "normal 0"}},
+    }}
+    with pytest.raises(ConfigError) as error:
+        check_entries(config)
+    assert [key for key, _ in error.value.problems] == [
+        ("priors",), ("datasets", "sim", "priors"), ("datasets", "sbc"),
+        ("datasets", "sim", "simulate", "group_sizes")]
+    assert str(error.value).splitlines() == [
+        "priors.tau: tau is a standard deviation, so its prior needs positive support; use e.g. "
+        "halfnormal, halfcauchy, halfstudent_t, exponential, lognormal or uniform(0, upper), not "
+        "'normal(0, 1)'",
+        "datasets.sim.priors.mu: cannot parse prior 'normal 0'; write it as family(arguments), "
+        "e.g. 'normal(0, 10)'",
+        "datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); "
+        "rename the dataset",
+        "datasets.sim.simulate.group_sizes: has 2 sizes but groups is 3; give one size per group "
+        "or a single number",
+    ]
+    config["datasets"] = {"sim": {"simulate": {"groups": 2, "group_sizes": 5}, "response": "y"}}
+    config["priors"] = {}
+    check_entries(config)  # a single size for every group is fine

@@ -6,10 +6,10 @@ import sys
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
-from pooling.config import ConfigError, Source, check_config as check_schema, locate, read_source
+from pooling.config import ConfigError, Source, check_config as check_schema, check_entries, locate, read_source
 from pooling.errors import PoolingError
 from pooling.fitfile import DamagedResult, check as check_fit
-from pooling.priors import check_overrides, explicit_priors
+from pooling.priors import explicit_priors
 
 SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
 WORKFLOW_CONFIG = "config/config.yaml"
@@ -67,30 +67,13 @@ def readable(path):
 
 
 def check_config(sources):
-    """Schema, dataset-name and prior checks, one line per problem; they stop the run
+    """Schema, dataset-entry and prior checks, one line per problem; they stop the run
     before any job starts."""
     try:
         check_schema(config, SCHEMA)
+        check_entries(config)
     except ConfigError as error:
         stop(error, sources=sources)
-    checks = [(("priors",), lambda: check_overrides(config.get("priors", {}), "priors"))]
-    for name, entry in config["datasets"].items():
-        checks.append(((("datasets", name, "priors")),
-                       lambda name=name, entry=entry: check_overrides(entry.get("priors", {}), f"datasets.{name}.priors")))
-    for key, check in checks:
-        try:
-            check()
-        except PoolingError as error:
-            stop(error, key, sources)
-    if "sbc" in config["datasets"]:
-        stop("datasets.sbc: the name sbc is taken by results/sbc/ (simulation-based calibration); "
-             "rename the dataset", ("datasets", "sbc"), sources)
-    for name, entry in config["datasets"].items():
-        sizes = entry.get("simulate", {}).get("group_sizes")
-        if isinstance(sizes, list) and len(sizes) != entry["simulate"]["groups"]:
-            stop(f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but groups is "
-                 f"{entry['simulate']['groups']}; give one size per group or a single number",
-                 ("datasets", name, "simulate", "group_sizes"), sources)
 
 
 def check_paths():

@@ -1,10 +1,10 @@
 import functools
-import math
 import os
 import re
 
 from pooling import STRATEGIES
 from pooling.priors import relevant_overrides
+from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
 
 
 SAMPLER_KEYS = (
@@ -17,6 +17,7 @@ SAMPLER_KEYS = (
     "parameterization",
 )
 STORAGE_KEYS = ("pointwise_max_rows", "predictive_draws")
+FIT_SIZE_KEYS = ("chains", "warmup", "draws", *STORAGE_KEYS)
 DATASETS = list(config["datasets"])
 
 
@@ -85,41 +86,25 @@ def _size(path, mtime):
 
 
 def _fit_size(wildcards, input):
-    """Row x draw values the fit stores (see pointwise_max_rows) and chains x
-    iterations x groups (sampling runs on per-group statistics)."""
     rows, groups = _size(input.data, os.path.getmtime(input.data))
-    chains = get_setting(wildcards.dataset, "chains")
-    draws = get_setting(wildcards.dataset, "draws")
-    iterations = draws + get_setting(wildcards.dataset, "warmup")
-    stored = chains * draws if rows <= get_setting(wildcards.dataset, "pointwise_max_rows") else (
-        get_setting(wildcards.dataset, "predictive_draws"))
-    return stored * rows, chains * iterations * groups
+    settings = {key: get_setting(wildcards.dataset, key) for key in FIT_SIZE_KEYS}
+    return FitSize(rows=rows, groups=groups, **settings)
 
 
 def get_fit_mem_mb(wildcards, input):
-    """1000 MB for the process plus 40 bytes per stored row and draw and 2 bytes per
-    group and iteration (measured on 2 cores: 2.3 GB at 10^4 rows x 4000 draws, 4.2 GB
-    at 10^6 rows x 100 draws with 10^4 groups)."""
-    row_draws, group_iterations = _fit_size(wildcards, input)
-    return 1000 + math.ceil((40 * row_draws + 2 * group_iterations) / 1e6)
+    return memory_mb(_fit_size(wildcards, input))
 
 
 def get_fit_runtime(wildcards, input):
-    """Minutes: 30 s of import and compilation, 1 us per group and iteration (the
-    tree depth varies) and 0.5 us per stored row and draw, doubled, at least 5
-    (measured on 2 cores: 131 s at 10^6 rows in 10^4 groups)."""
-    row_draws, group_iterations = _fit_size(wildcards, input)
-    return max(5, math.ceil(2 * (30 + 1e-6 * group_iterations + 5e-7 * row_draws) / 60))
+    return runtime_minutes(_fit_size(wildcards, input))
 
 
 def get_compare_threads(wildcards, input):
-    """Processes for the chunked PSIS-LOO of fits too large to store their pointwise
-    log-likelihood (Snakemake caps them at --cores); one for the rest, and until the
-    prepared CSV exists (Snakemake asks again when the job starts)."""
+    """One until the prepared CSV exists (Snakemake asks again when the job starts)."""
     if not os.path.exists(input.data):
         return 1
     rows, _ = _size(input.data, os.path.getmtime(input.data))
-    return 4 if rows > get_setting(wildcards.dataset, "pointwise_max_rows") else 1
+    return compare_processes(rows, get_setting(wildcards.dataset, "pointwise_max_rows"))
 
 
 def get_fits(wildcards):

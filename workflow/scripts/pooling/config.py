@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from .errors import PoolingError
+from .priors import check_overrides
 
 
 class ConfigError(PoolingError):
@@ -163,5 +164,32 @@ def check_config(config, schema_path):
         if text not in seen and not any(path[:len(entry)] == entry for entry in empty):
             seen.add(text)
             problems.append((path, text))
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_entries(config):
+    """What the schema cannot say, once it holds: prior strings, the name `sbc` (taken
+    by results/sbc/) and a simulate design's group sizes against its group count.
+    Raises ConfigError listing every problem."""
+    problems = []
+    overrides = [(("priors",), config.get("priors", {}))]
+    overrides += [(("datasets", name, "priors"), entry.get("priors", {}))
+                  for name, entry in config["datasets"].items()]
+    for key, priors in overrides:
+        try:
+            check_overrides(priors, ".".join(key))
+        except PoolingError as error:
+            problems.append((key, str(error)))
+    if "sbc" in config["datasets"]:
+        problems.append((("datasets", "sbc"), "datasets.sbc: the name sbc is taken by results/sbc/ "
+                         "(simulation-based calibration); rename the dataset"))
+    for name, entry in config["datasets"].items():
+        design = entry.get("simulate", {})
+        sizes = design.get("group_sizes")
+        if isinstance(sizes, list) and len(sizes) != design["groups"]:
+            problems.append((("datasets", name, "simulate", "group_sizes"), (
+                f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but groups is "
+                f"{design['groups']}; give one size per group or a single number")))
     if problems:
         raise ConfigError(problems)
