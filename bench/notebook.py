@@ -42,7 +42,7 @@ def load(entry, workdir):
 def main(workdir):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     start = time.perf_counter()
-    for name, entry in config["datasets"].items():
+    for entry in config["datasets"].values():
         data = load(entry, workdir)
         fits = {}
         for strategy in STRATEGIES:

@@ -7,8 +7,9 @@ every parameter class. Prints a table and writes bench/phases.csv.
 
 Sampling runs on the sufficient statistics, as in the workflow. Warmup and sampling
 are timed apart by running numpyro's `warmup` then `run`, which compiles two programs
-instead of the workflow's one (compile time is reported on its own). Compile time is what JAX reports for tracing, lowering, XLA compilation and
-persistent-cache reads, so it is the same whether the cache is warm or not.
+instead of the workflow's one (compile time is reported on its own). Compile time is
+what JAX reports for tracing, lowering, XLA compilation and persistent-cache reads, so it
+is the same whether the cache is warm or not.
 """
 
 import csv
@@ -32,8 +33,8 @@ import numpy as np  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from pooling import STRATEGIES  # noqa: E402
-from pooling.data import load_prepared, prepare  # noqa: E402
 from pooling.compare import loo  # noqa: E402
+from pooling.data import load_prepared, prepare  # noqa: E402
 from pooling.fit import model_arrays, sufficient_args, to_inference_data  # noqa: E402
 from pooling.models import strategy_model  # noqa: E402
 from pooling.priors import resolve_priors  # noqa: E402

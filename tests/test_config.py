@@ -72,7 +72,8 @@ def datasets(change):
     (lambda c: c.update(sbc={"priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
      "sbc.priors: no prior for theta (no_pooling); SBC draws the truth from the prior, so give "
      "every parameter one"),
-    (lambda c: c.update(sbc={"strategies": ["partial_pooling"], "priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
+    (lambda c: c.update(sbc={"strategies": ["partial_pooling"],
+                             "priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
      "sbc.priors: no prior for tau (partial_pooling); SBC draws the truth from the prior, so give "
      "every parameter one"),
     (datasets(lambda d: d.update(sbc=d.pop("seed"))),

@@ -55,7 +55,8 @@ def test_prepared_round_trip_codes_groups_in_order_of_appearance(tmp_path):
     ("g,y,s\nA,1,1\nB,2,0\n", {"group": "g", "se": "s"},
      "column 's' (config `se`) must be > 0 (known standard errors), found 0 on line 3"),
     ("g,y,x\nA,1,2\nB,2,2\n", {"group": "g", "predictors": ["x"]},
-     "predictors column 'x' has the same value 2 in every row, so its coefficient cannot be estimated; remove it from `predictors`"),
+     "predictors column 'x' has the same value 2 in every row, so its coefficient cannot be estimated; "
+     "remove it from `predictors`"),
     ("g,y\nA,1\n ,2\n", {"group": "g"},
      "column 'g' (config `group`) has 1 empty label(s), first on line 3; give every row a group"),
     ("g,y,u\nA,1,0.5\nB,2,0.7\nB,3,0.9\n", {"group": "g", "group_predictors": ["u"]},

@@ -83,7 +83,10 @@ def fits():
     data = dataset(np.random.default_rng(3), groups=6, rows=90, se=True, predictors=1)
     settings = {**SETTINGS, "warmup": 300, "draws": 250}
     mcmc, model, args, _ = run_nuts(data, "complete_pooling", settings)
-    store = lambda storage: to_inference_data(mcmc, model, args, data, settings, storage)
+
+    def store(storage):
+        return to_inference_data(mcmc, model, args, data, settings, storage)
+
     return data, store(None), store({"pointwise_max_rows": 50, "predictive_draws": 40})
 
 
@@ -146,7 +149,10 @@ def test_a_dataset_above_the_row_limit_keeps_its_draws_and_its_loo(shipped_run, 
     np.testing.assert_array_equal(before.posterior["theta"], after.posterior["theta"])
     assert "log_likelihood" not in after.groups()
     assert after.posterior_predictive["y"].shape == (2, 30, 106)  # every 10th of 2 x 300
-    table = lambda workdir, name: pd.read_csv(workdir / "results/simulated" / name)
+
+    def table(workdir, name):
+        return pd.read_csv(workdir / "results/simulated" / name)
+
     expected, got = table(shipped_run, "loo_compare.csv"), table(run, "loo_compare.csv")
     for column in ("elpd_loo", "p_loo", "se", "elpd_diff", "dse", "weight"):
         np.testing.assert_allclose(got[column], expected[column], atol=1e-4, err_msg=column)

@@ -5,8 +5,15 @@ import pytest
 from pooling.data import Prepared
 from pooling.errors import PriorError
 from pooling.priors import (
-    FAMILIES, Prior, check_overrides, default_priors, parse_prior, relevant_overrides,
-    resolve_priors, scale_warning, stacked,
+    FAMILIES,
+    Prior,
+    check_overrides,
+    default_priors,
+    parse_prior,
+    relevant_overrides,
+    resolve_priors,
+    scale_warning,
+    stacked,
 )
 
 EIGHT_Y = np.array([28, 8, -3, 7, -1, 1, 18, 12.0])
@@ -51,7 +58,8 @@ def test_parsed_distribution_has_the_stated_moments():
      "datasets.d.priors.mu: unknown prior family 'gauss'; use one of " + ", ".join(FAMILIES)),
     ("normal(0, -1)", "mu", "datasets.d.priors.mu: normal needs scale > 0, got -1 in 'normal(0, -1)'"),
     ("normal(0)", "mu", "datasets.d.priors.mu: normal takes 2 finite number(s) (loc, scale), got 'normal(0)'"),
-    ("normal(a, 1)", "mu", "datasets.d.priors.mu: arguments of 'normal(a, 1)' must be numbers, e.g. 'normal(loc, scale)'"),
+    ("normal(a, 1)", "mu",
+     "datasets.d.priors.mu: arguments of 'normal(a, 1)' must be numbers, e.g. 'normal(loc, scale)'"),
     ("uniform(5, 1)", "mu", "datasets.d.priors.mu: uniform needs low < high, got 'uniform(5, 1)'"),
     ("normal(0, 5)", "tau",
      "datasets.d.priors.tau: tau is a standard deviation, so its prior needs positive support; use e.g. "

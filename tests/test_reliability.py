@@ -177,7 +177,7 @@ def test_a_damaged_fit_is_named_before_any_job_and_redone_once_deleted(finished)
     with open(finished / fit, "r+b") as handle:  # a copy cut short
         handle.truncate((finished / fit).stat().st_size // 2)
     before = snapshot(finished)
-    for attempt in range(2):  # every run says the same, and touches nothing
+    for _ in range(2):  # every run says the same, and touches nothing
         result = snakemake(finished, "--cores", "2", check=False)
         assert result.returncode == 1
         assert "Traceback" not in result.stderr

@@ -49,8 +49,11 @@ def test_every_fit_ran_as_a_slurm_job(slurm_run):
 
 def test_outputs_are_complete(slurm_run, shipped_run):
     workdir, _ = slurm_run
-    files = lambda run: sorted(p.relative_to(run) for p in (run / "results" / DATASET).rglob("*")
-                               if p.is_file() and p.suffix in (".nc", ".csv", ".png", ".json"))
+
+    def files(run):
+        return sorted(p.relative_to(run) for p in (run / "results" / DATASET).rglob("*")
+                      if p.is_file() and p.suffix in (".nc", ".csv", ".png", ".json"))
+
     assert files(workdir) == files(shipped_run) and len(files(workdir)) >= 15
     assert not (workdir / "results" / "seed").exists()
 

@@ -36,7 +36,7 @@ def write(source, output):
     for c, chain in enumerate(chains):
         assert sorted(chain) == sorted(NAMES), sorted(chain)
         for d in range(len(chain["mu"])):
-            text.write(f"{c},{d}," + ",".join("%.6g" % chain[name][d] for name in NAMES) + "\n")
+            text.write(f"{c},{d}," + ",".join(f"{chain[name][d]:.6g}" for name in NAMES) + "\n")
     Path(output).write_bytes(gzip.compress(text.getvalue().encode(), compresslevel=9, mtime=0))
     return chains
 

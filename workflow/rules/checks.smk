@@ -6,7 +6,14 @@ import sys
 from snakemake.utils import validate
 
 sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
-from pooling.config import ConfigError, Source, check_config as check_schema, check_entries, locate, read_source
+from pooling.config import (
+    ConfigError,
+    Source,
+    check_config as check_schema,
+    check_entries,
+    locate,
+    read_source,
+)
 from pooling.errors import PoolingError
 from pooling.fitfile import DamagedResult, check as check_fit
 from pooling.priors import explicit_priors
@@ -80,11 +87,16 @@ def check_paths():
     """Every dataset's CSV exists or a rule makes it (call once all rules are defined)."""
     for name, entry in config["datasets"].items():
         path = entry.get("path")
-        if path and not os.path.exists(path) and not any(r.is_producer(path) for r in workflow.rules):
+        if (
+            path
+            and not os.path.exists(path)
+            and not any(r.is_producer(path) for r in workflow.rules)
+        ):
             stop(
                 f"datasets.{name}.path: {path} not found (paths are relative to "
                 f"{os.getcwd()}); fix the path or remove the dataset",
-                ("datasets", name, "path"), CONFIG_SOURCES,
+                ("datasets", name, "path"),
+                CONFIG_SOURCES,
             )
 
 

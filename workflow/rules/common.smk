@@ -6,7 +6,6 @@ from pooling import STRATEGIES
 from pooling.priors import relevant_overrides
 from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
 
-
 SAMPLER_KEYS = (
     "chains",
     "warmup",
@@ -138,7 +137,10 @@ def get_dataset_outputs(dataset):
         f"results/{dataset}/figures/logo_compare.png",
     ]
     if "simulate" in config["datasets"][dataset]:
-        outputs += [f"results/{dataset}/simulated/data.csv", f"results/{dataset}/simulated/truth.json"]
+        outputs += [
+            f"results/{dataset}/simulated/data.csv",
+            f"results/{dataset}/simulated/truth.json",
+        ]
     for strategy in strategies:
         outputs += [
             f"results/{dataset}/fits/{strategy}.nc",

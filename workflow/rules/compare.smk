@@ -27,12 +27,12 @@ rule compare:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "priors"},
         ),
-    threads: get_compare_threads
     log:
         "logs/{dataset}/compare.log",
     benchmark:
         "benchmarks/{dataset}/compare.tsv"
     conda:
         "../../environment.yml"
+    threads: get_compare_threads
     script:
         "../scripts/compare.py"

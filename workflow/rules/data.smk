@@ -8,14 +8,14 @@ rule simulate_dataset:
             subcategory="Data",
             labels={"strategy": "all", "output": "simulation truth"},
         ),
-    params:
-        design=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
     log:
         "logs/{dataset}/simulate_dataset.log",
     benchmark:
         "benchmarks/{dataset}/simulate_dataset.tsv"
     conda:
         "../../environment.yml"
+    params:
+        design=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
     script:
         "../scripts/simulate_dataset.py"
 
@@ -26,13 +26,13 @@ checkpoint prepare_data:
         get_source_csv,
     output:
         "results/{dataset}/data/prepared.csv",
-    params:
-        columns=get_columns,
     log:
         "logs/{dataset}/prepare_data.log",
     benchmark:
         "benchmarks/{dataset}/prepare_data.tsv"
     conda:
         "../../environment.yml"
+    params:
+        columns=get_columns,
     script:
         "../scripts/prepare_data.py"

@@ -4,19 +4,19 @@ rule kfold_fold:
         source=get_source_csv,
     output:
         "results/{dataset}/kfold/{strategy}/fold{fold}.csv",
-    params:
-        settings=get_fit_settings,
-        kfold=lambda wildcards: get_kfold(wildcards.dataset),
-    threads: get_fit_threads
-    resources:
-        mem_mb=get_fit_mem_mb,
-        runtime=get_fit_runtime,
     log:
         "logs/{dataset}/kfold/{strategy}/fold{fold}.log",
     benchmark:
         "benchmarks/{dataset}/kfold/{strategy}/fold{fold}.tsv"
     conda:
         "../../environment.yml"
+    threads: get_fit_threads
+    resources:
+        mem_mb=get_fit_mem_mb,
+        runtime=get_fit_runtime,
+    params:
+        settings=get_fit_settings,
+        kfold=lambda wildcards: get_kfold(wildcards.dataset),
     script:
         "../scripts/kfold_fold.py"
 

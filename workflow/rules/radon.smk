@@ -5,17 +5,17 @@ RADON_FILES = list(config["radon_source"]["sha256"])
 rule download_radon:
     output:
         "resources/radon/{radon_file}",
-    params:
-        url=get_radon_url,
-        sha256=get_radon_sha256,
-    wildcard_constraints:
-        radon_file="|".join(map(re.escape, RADON_FILES)),
     log:
         "logs/radon/download/{radon_file}.log",
     benchmark:
         "benchmarks/radon/download/{radon_file}.tsv"
+    wildcard_constraints:
+        radon_file="|".join(map(re.escape, RADON_FILES)),
     conda:
         "../../environment.yml"
+    params:
+        url=get_radon_url,
+        sha256=get_radon_sha256,
     script:
         "../scripts/download.py"
 

@@ -1,17 +1,17 @@
 rule sbc_shard:
     output:
         "results/sbc/{strategy}/shards/{shard}.csv",
-    params:
-        sbc=get_sbc_params,
-    resources:
-        mem_mb=2000,
-        runtime=30,
     log:
         "logs/sbc/{strategy}/shard{shard}.log",
     benchmark:
         "benchmarks/sbc/{strategy}/shard{shard}.tsv"
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        sbc=get_sbc_params,
     script:
         "../scripts/sbc_shard.py"
 
@@ -48,14 +48,14 @@ rule sbc_summary:
             subcategory="{strategy}",
             labels={"strategy": "{strategy}", "output": "ECDF difference"},
         ),
-    params:
-        level=config["sbc"]["level"],
     log:
         "logs/sbc/{strategy}/summary.log",
     benchmark:
         "benchmarks/sbc/{strategy}/summary.tsv"
     conda:
         "../../environment.yml"
+    params:
+        level=config["sbc"]["level"],
     script:
         "../scripts/sbc_summary.py"
 

@@ -2,8 +2,9 @@ from pooling.logs import logged
 
 with logged(snakemake.log[0]):
     import pandas as pd
-    from pooling.data import read_labelled
+
     from pooling.compare import load_fits, loo, loo_table, pointwise_table, priors_table
+    from pooling.data import read_labelled
     from pooling.logo import logo_tables
 
     fits = load_fits(snakemake.input.fits)

@@ -2,6 +2,7 @@ from pooling.logs import logged
 
 with logged(snakemake.log[0]):
     import pandas as pd
+
     from pooling import figures
     from pooling.compare import load_fits
     from pooling.data import read_labelled

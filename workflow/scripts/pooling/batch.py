@@ -49,7 +49,10 @@ def sample_many(model, args, y, settings, keys):
         state = init_kernel(z0, warmup, target_accept_prob=settings["target_accept"],
                             max_tree_depth=settings["max_tree_depth"],
                             model_args=data, model_kwargs=kwargs, rng_key=key_run)
-        step = lambda s, _: (sample_kernel(s, model_args=data, model_kwargs=kwargs),) * 2
+
+        def step(s, _):
+            return (sample_kernel(s, model_args=data, model_kwargs=kwargs),) * 2
+
         state, _ = lax.scan(step, state, None, length=warmup)
         _, kept = lax.scan(step, state, None, length=draws)
         return kept.z, kept.diverging.sum()

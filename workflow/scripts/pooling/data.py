@@ -244,7 +244,10 @@ def stored_arrays(idata):
     """The model's arrays back from a fit's InferenceData (observed and constant data),
     for the jobs that score a fit without refitting it."""
     constant = idata.constant_data
-    get = lambda name: constant[name].values if name in constant else None
+
+    def get(name):
+        return constant[name].values if name in constant else None
+
     return dict(y=idata.observed_data["y"].values, group=get("group_index"),
                 n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"))
 

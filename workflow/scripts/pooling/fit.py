@@ -100,7 +100,10 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
     kept = np.arange(draws) if whole else thinned_draws(draws, chains, storage["predictive_draws"])
     by_chain = mcmc.get_samples(group_by_chain=True)
     thinned = {name: v[:, kept].reshape(-1, *v.shape[2:]) for name, v in by_chain.items()}
-    as32 = lambda values: np.asarray(values, dtype=np.float32)  # one N x draws array at a time
+
+    def as32(values):  # one N x draws array at a time
+        return np.asarray(values, dtype=np.float32)
+
     predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, *args)["y"])
     prior = Predictive(model, num_samples=draws, return_sites=list(by_chain))(
         key_prior, *sufficient_args(data, args))

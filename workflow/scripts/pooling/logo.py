@@ -44,7 +44,10 @@ def folds_of(n_groups, folds, seed):
 
 def _population(posterior, strategy):
     """Flat draws of what a new group's rows depend on."""
-    flat = lambda name: None if name not in posterior else np.asarray(posterior[name], dtype=float)
+
+    def flat(name):
+        return None if name not in posterior else np.asarray(posterior[name], dtype=float)
+
     draws = flat("mu")
     n = draws.shape[0]
     return {
@@ -76,7 +79,10 @@ def group_log_lik(strategy, posterior, y, group, n_groups, se=None, X=None, U=No
         residual = y[None, :] - center[:, group] - (0.0 if X is None else part["beta"] @ X.T)
         variance = np.broadcast_to(se**2 if se is not None else part["sigma"][:, None] ** 2,
                                    residual.shape)
-        per_group = lambda values: np.add.reduceat(values, starts, axis=1)
+
+        def per_group(values):
+            return np.add.reduceat(values, starts, axis=1)
+
         precision, weighted = per_group(1 / variance), per_group(residual / variance)
         tau2 = part["tau"][:, None] ** 2
         shrink = 1 + tau2 * precision

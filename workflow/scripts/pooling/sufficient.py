@@ -48,7 +48,10 @@ def group_stats(y, group, n_groups, se=None, X=None):
     """GroupStats of rows `y` in groups `group` (0..n_groups-1)."""
     y = np.asarray(y, dtype=float)
     w = np.ones_like(y) if se is None else 1 / np.asarray(se, dtype=float) ** 2
-    per_group = lambda values: np.bincount(group, values, minlength=n_groups)
+
+    def per_group(values):
+        return np.bincount(group, values, minlength=n_groups)
+
     weight = per_group(w)
     ybar = per_group(w * y) / weight
     centred = y - ybar[group]
