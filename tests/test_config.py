@@ -1,8 +1,10 @@
 """Bad config stops the run before any job starts, with a message naming the key."""
 
+import json
+
 import pytest
 
-from helpers import read_config, snakemake, write_config
+from helpers import planned_outputs, read_config, snakemake, write_config
 
 
 def dry_run_error(workdir, change):
@@ -199,3 +201,30 @@ def test_entry_checks_list_every_problem_without_snakemake():
     config["datasets"] = {"sim": {"simulate": {"groups": 2, "group_sizes": 5}, "response": "y"}}
     config["priors"] = {}
     check_entries(config)  # a single size for every group is fine
+
+
+def test_yaml_merge_keys_and_tab_indented_json_are_read_as_snakemake_reads_them(workdir):
+    config = workdir / "config" / "config.yaml"
+    config.write_text(config.read_text().replace("  eight_schools:\n", "  eight_schools: &es\n")
+                      + "  eight_copy:\n    <<: *es\n    seed: 3\n")
+    planned = planned_outputs(snakemake(workdir, "-n", "--cores", "1").stdout)
+    assert "results/eight_copy/fits/partial_pooling.nc" in planned
+    (workdir / "mine.json").write_text(json.dumps(
+        {"datasets": {"mine": {"path": "resources/seed.csv", "response": "y"}}}, indent="\t"))
+    planned = planned_outputs(snakemake(workdir, "-n", "--cores", "1", "--configfile", "mine.json",
+                                        "--replace-workflow-config").stdout)
+    assert "results/mine/fits/no_pooling.nc" in planned
+
+
+def test_a_bad_key_from_the_command_line_or_beside_another_file_is_placed_right(workdir):
+    lines = raw_config_error(workdir, lambda text: text, args=("--config", "drawz=5"))
+    assert lines == ["Invalid config (--config): `drawz` is not a known key; did you mean `draws`? "
+                     "(known: chains, warmup, draws, target_accept, seed, max_tree_depth, parameterization, "
+                     "pointwise_max_rows, predictive_draws, strategies, priors, kfold, sbc, compile_cache, "
+                     "radon_source, datasets)"]
+    (workdir / "extra.yaml").write_text("datasets:\n  eight_schools:\n    draws: 50\n")
+    lines = raw_config_error(workdir, lambda text: text.replace("    se: se\n", "    se: se\n    drwas: 5\n"),
+                             args=("--configfile", "extra.yaml"))
+    assert len(lines) == 1
+    assert lines[0].startswith("Invalid config (config/config.yaml): `datasets.eight_schools.drwas` is "
+                               "not a known key; did you mean `draws`?")

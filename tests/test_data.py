@@ -119,6 +119,24 @@ def test_missing_file_names_the_config_key(tmp_path):
     (b"g,y\n" + b"A,1\n" * 3000 + b"B\xe9,2\n", {},
      "line 3002 is not UTF-8 (byte 0xe9 at character 2); save the file as CSV UTF-8 (e.g. from "
      "a Latin-1 or Windows-1252 export)"),
+    (b"\xef\xbb\xbfg,y\nA,1\n\xe9,2\n", {},  # after a byte-order mark
+     "line 3 is not UTF-8 (byte 0xe9 at character 1); save the file as CSV UTF-8 (e.g. from "
+     "a Latin-1 or Windows-1252 export)"),
+    (b"g,y\rA,1\rB\xe9,2\r", {},  # old Mac line endings: a lone carriage return ends a line
+     "line 3 is not UTF-8 (byte 0xe9 at character 2); save the file as CSV UTF-8 (e.g. from "
+     "a Latin-1 or Windows-1252 export)"),
+    (b'g,note,y\rA,"two\rlines",1\rB,x,bad\r', {},
+     "column 'y' (config `response`) has 1 non-numeric value(s), first 'bad' on line 4; fix or remove them"),
+    # An unclosed quote would swallow every row after it.
+    (b'g,y,note\nA,1,x\nB,2,"oops\nC,3,y\nD,4,z\n', {},
+     "line 3: a quoted cell in the row that starts here is never closed; close the quote (\") or remove it"),
+    (b'g,y\nA,"1"2\n', {},
+     "line 2: ',' expected after '\"'; quote the whole cell, and double any quote inside it (\"\")"),
+    # Decimal commas under a header that ends in an empty cell: the split lands there.
+    (b"g,y,\nA,6,566\nB,7,1\nC,8,\n", {},
+     "line 2 has a value ('566') in column 3, which has no name in the header (line 1) (and 1 more "
+     "line); a decimal comma or an unquoted comma inside a value? Use '.' for decimals and quote "
+     "values that contain commas"),
     (b"PK\x03\x04rest of a workbook", {},
      "a ZIP archive (an Excel .xlsx workbook?), not a CSV; export the sheet as CSV UTF-8 (comma-separated)"),
     # Scales that float32 draws cannot hold.
@@ -128,6 +146,13 @@ def test_missing_file_names_the_config_key(tmp_path):
     (b"g,y\nA,1e-300\nB,3e-300\n", {},
      "column 'y' (config `response`) has a scale of only 1e-300 (standard deviation 1e-300); the "
      "workflow resolves scales down to 1e-30: rescale the column, e.g. multiply it by 1e+300"),
+    (b"g,y\nA,1700000000\nB,1700000010\n", {},
+     "column 'y' (config `response`) varies by only 5 (standard deviation) around 1700000005; draws "
+     "are stored as 32-bit floats (about 7 significant digits), which cannot resolve that: subtract "
+     "a constant near 1.7e+09 from the column"),
+    (b"g,y\nA,0\nB,5e-324\n", {},
+     "column 'y' (config `response`) has a scale of only 4.94e-324 (standard deviation 0); "
+     "the workflow resolves scales down to 1e-30: rescale the column, e.g. multiply it by 1e+307"),
     (b"g,y,s\nA,1,1e-40\nB,2,1\n", {"se": "s"},
      "column 's' (config `se`) has values as small as 1e-40 (line 2); the workflow resolves scales "
      "down to 1e-30: rescale the response and `se` together"),
@@ -144,7 +169,7 @@ def test_file_level_problems_name_the_files_own_line(tmp_path, content, kwargs, 
     "\ufeffg,y\r\nA,1\r\nB,2\r\n".encode(),  # Excel's CSV UTF-8: BOM and CRLF
     "g,y\nA,1\nB,2\n".encode("utf-16"),  # UTF-16 with its byte-order mark
     gzip.compress(b"g,y\nA,1\nB,2\n"),
-    b"g,y,,\nA,1,,\n\n,,,\nB,2,,\n",  # empty header cells, blank line, a row of empty cells
+    b"g,y,,\nA,1,,\n\n,,,\n , \nB,2,,\n",  # empty header cells, blank line, rows of empty cells
     b"g,y\nA,1,\nB,2,\n",  # trailing commas: empty fields past the header
 ])
 def test_common_exports_read_as_the_same_table(tmp_path, content):

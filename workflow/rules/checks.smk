@@ -45,7 +45,9 @@ def config_sources():
     settings = workflow.config_settings
     sources = [Source("--config", {path: 0 for path in _key_paths(dict(settings.config))})]
     files = [str(path) for path in reversed(settings.configfiles)]
-    if not settings.replace_workflow_config and os.path.exists(WORKFLOW_CONFIG):
+    # Snakemake drops the workflow's own file only when something replaces it.
+    replaced = settings.replace_workflow_config and (settings.configfiles or settings.config)
+    if not replaced and os.path.exists(WORKFLOW_CONFIG):
         files.append(WORKFLOW_CONFIG)
     for path in dict.fromkeys(map(os.path.abspath, files)):
         try:

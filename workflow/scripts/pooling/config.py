@@ -8,6 +8,7 @@ nodes, to find those problems with their line and to name the file a bad key is 
 """
 
 import difflib
+import json
 from dataclasses import dataclass, field
 
 import jsonschema
@@ -50,6 +51,11 @@ def _walk(source, node, path):
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
         kind = key_node.tag.rsplit(":", 1)[-1]
+        if kind == "merge":  # `<<: *anchor`: the anchor's keys, already walked where defined
+            continue
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError([(path, f"line {line}: a key must be a name, not a list or a mapping")],
+                              source.name)
         if kind != "str":
             value = yaml.SafeLoader(key_node.value).get_single_data() if key_node.value else None
             raise ConfigError([(path, (
@@ -66,13 +72,24 @@ def _walk(source, node, path):
         _walk(source, value_node, (*path, key))
 
 
+def _is_json(text):
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_source(path, name):
     """The keys of config file `path` (shown as `name`), or ConfigError naming the line
     of a YAML syntax error, a key written twice or a key that YAML does not read as text."""
     source = Source(name)
     try:
         with open(path, encoding="utf-8") as handle:
-            root = yaml.compose(handle, Loader=yaml.SafeLoader)
+            text = handle.read()
+        if _is_json(text):  # Snakemake reads JSON first; YAML would refuse its tab indents
+            text = text.expandtabs()
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "not valid YAML"
@@ -96,6 +113,19 @@ def locate(sources, path):
     return sources[-1].name if sources else "config"
 
 
+def _problems(error):
+    """(key path, one line) pairs of a schema error: an unknown key is placed at itself
+    and a bad dataset name at the name, so `locate` finds the file that wrote it."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        return [((*path, k), f"`{_key([*path, k])}` is not a known key{_suggest(k, known)} "
+                 f"(known: {', '.join(known)})") for k in error.instance if k not in known]
+    if path == ("datasets",) and error.validator in ("pattern", "maxLength"):
+        return [((*path, error.instance), _describe(error))]
+    return [(path, _describe(error))]
+
+
 def _key(path):
     return ".".join(str(part) for part in path) or "(top level)"
 
@@ -108,13 +138,6 @@ def _suggest(word, choices):
 def _describe(error):
     key = _key(error.absolute_path)
     value = error.instance
-    if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        extra = [k for k in value if k not in known]
-        return "; ".join(
-            f"`{_key([*error.absolute_path, k])}` is not a known key{_suggest(k, known)} "
-            f"(known: {', '.join(known)})" for k in extra
-        )
     if error.validator == "enum":
         return (f"`{key}`: {value!r} is not allowed{_suggest(value, error.validator_value)} "
                 f"(choose from {', '.join(map(str, error.validator_value))})")
@@ -159,11 +182,10 @@ def check_config(config, schema_path):
     empty = _empty_entries(config)
     problems, seen = list(empty.items()), set()
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = tuple(error.absolute_path)
-        text = _describe(error)
-        if text not in seen and not any(path[:len(entry)] == entry for entry in empty):
-            seen.add(text)
-            problems.append((path, text))
+        for path, text in _problems(error):
+            if text not in seen and not any(path[:len(entry)] == entry for entry in empty):
+                seen.add(text)
+                problems.append((path, text))
     if problems:
         raise ConfigError(problems)
 

@@ -4,13 +4,15 @@ pandas' reader renumbers rows (blank lines and quoted line breaks shift its coun
 reads labels such as `NA` or `None` as missing, and turns the first field into an
 index when every row has one field more than the header (decimal commas). Error
 messages must point at the line a user opens in an editor, and group labels are text,
-so the file is read here with the standard `csv` module, which counts physical lines,
-and nothing is converted: `pooling.data` decides what each column must hold.
+so the file is read here with the standard `csv` module, which counts physical lines
+(a line ends at `\\r\\n`, `\\n` or a lone `\\r`), and nothing is converted:
+`pooling.data` decides what each column must hold.
 """
 
 import csv
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -19,7 +21,21 @@ import pandas as pd
 
 from .errors import DataError
 
+UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+BYTE_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _not_utf8(path, raw, error):
+    """The line and character of the first byte that is not UTF-8."""
+    breaks = list(BYTE_LINE_BREAK.finditer(raw, 0, error.start))
+    line_start = breaks[-1].end() if breaks else 0
+    character = len(raw[line_start:error.start].decode("utf-8", errors="replace")) + 1
+    byte = raw[error.start:error.start + 1].hex()
+    return DataError(
+        f"{path}: line {len(breaks) + 1} is not UTF-8 (byte 0x{byte} at character {character}); save "
+        f"the file as CSV UTF-8 (e.g. from a Latin-1 or Windows-1252 export)")
 
 
 def _text(path):
@@ -45,23 +61,21 @@ def _text(path):
             return raw.decode("utf-16")
         except UnicodeDecodeError:
             raise DataError(f"{path}: starts like UTF-16 but does not decode as UTF-16; save it as CSV UTF-8") from None
+    raw = raw.removeprefix(UTF8_BOM)
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        byte = raw[error.start:error.start + 1].hex()
-        raise DataError(
-            f"{path}: line {line} is not UTF-8 (byte 0x{byte} at character {column}); save the "
-            f"file as CSV UTF-8 (e.g. from a Latin-1 or Windows-1252 export)") from None
+        raise _not_utf8(path, raw, error) from None
 
 
-def _check_separator(path, header):
-    """A header without commas but with tabs or semicolons (a European spreadsheet's
-    export, whose decimal commas would otherwise split every row)."""
-    if len(header) == 1:
+def _check_separator(path, text):
+    """A first line without commas but with tabs or semicolons (a European spreadsheet's
+    export, whose decimal commas would otherwise split every row). Checked on the text,
+    before the CSV reader, which can fail on such a file's quotes first."""
+    header = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+    if "," not in header:
         for separator, name in (("\t", "tab"), (";", "semicolon")):
-            if separator in header[0]:
+            if separator in header:
                 raise DataError(f"{path}: the header has no commas but {name}s, so the file looks "
                                 f"{name}-separated; save it as comma-separated CSV with '.' for decimals")
 
@@ -79,7 +93,7 @@ class CsvTable:
     @property
     def columns(self):
         """The named columns, in file order (unnamed ones, such as the empty header
-        cells of an Excel export, cannot be configured and are left out)."""
+        cells of an Excel export, cannot be configured)."""
         return [name for name in self.names if name]
 
     def __len__(self):
@@ -91,35 +105,47 @@ class CsvTable:
     def line(self, row, name=None):
         """The line where data row `row` (0-based) begins or, with `name`, where that
         cell is: a quoted cell with line breaks moves the cells after it down."""
-        line = int(self.lines[row])
-        if name is not None:
-            line += sum(cell.count("\n") for cell in self.cells[row, : self.names.index(name)])
-        return line
+        return self._line(row, self.names.index(name) if name is not None else 0)
+
+    def _line(self, row, position):
+        return int(self.lines[row]) + sum(len(LINE_BREAK.findall(cell)) for cell in self.cells[row, :position])
 
 
 def _records(path, text):
     """Every record with the line it ends on (a blank line is an empty record)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records, ends = [], []
     try:
         for fields in reader:
             records.append(fields)
             ends.append(reader.line_num)
     except csv.Error as error:
-        raise DataError(f"{path}: line {reader.line_num + 1}: {error}; save it as a plain CSV UTF-8 file") from None
+        start = ends[-1] + 1 if ends else 1
+        if "unexpected end of data" in str(error):
+            raise DataError(
+                f"{path}: line {start}: a quoted cell in the row that starts here is never closed; "
+                f"close the quote (\") or remove it") from None
+        raise DataError(f"{path}: line {reader.line_num}: {error}; quote the whole cell, and double "
+                        f"any quote inside it (\"\")") from None
     return records, np.asarray(ends, dtype=np.int64)
+
+
+def _filled(records):
+    """Which records carry a value: not blank lines, nor rows of empty or blank cells
+    (spreadsheets export these)."""
+    return np.fromiter(map(bool, map(str.strip, map("".join, records))), bool, count=len(records))
 
 
 def read(path):
     """Read `path` or raise a one-line DataError naming the file and line."""
-    records, ends = _records(path, _text(path))
+    text = _text(path)
+    _check_separator(path, text)
+    records, ends = _records(path, text)
     starts = np.concatenate(([1], ends[:-1] + 1)).astype(np.int64)
-    # Blank lines and rows of empty cells (spreadsheets export these) carry nothing.
-    filled = np.flatnonzero(np.fromiter(map(any, records), bool, count=len(records)))
+    filled = np.flatnonzero(_filled(records))
     if not len(filled):
         raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
     header, header_line, width = records[filled[0]], int(starts[filled[0]]), len(records[filled[0]])
-    _check_separator(path, header)
     seen = set()
     for name in header:
         if name in seen and name:
@@ -138,11 +164,32 @@ def read(path):
         rows[k] = fields[:width] + [""] * (width - len(fields))
     if too_long:
         (line, count), more = too_long[0], len(too_long) - 1
-        others = f" (and {more} more line{'s' * (more > 1)})" if more else ""
-        raise DataError(
-            f"{path}: line {line} has {count} fields but the header (line "
-            f"{header_line}) has {width}{others}; a decimal comma or an unquoted comma inside "
-            f"a value? Use '.' for decimals and quote values that contain commas")
+        raise _extra_values(path, line, f"has {count} fields but the header (line {header_line}) has "
+                            f"{width}", more)
     cells = np.empty((len(rows), width), dtype=object)
     cells[:] = rows
-    return CsvTable(path=path, names=list(header), cells=cells, lines=starts[kept])
+    table = CsvTable(path=path, names=list(header), cells=cells, lines=starts[kept])
+    _check_unnamed(table, header_line)
+    return table
+
+
+def _extra_values(path, line, what, more):
+    others = f" (and {more} more line{'s' * (more > 1)})" if more else ""
+    return DataError(
+        f"{path}: line {line} {what}{others}; a decimal comma or an unquoted comma inside "
+        f"a value? Use '.' for decimals and quote values that contain commas")
+
+
+def _check_unnamed(table, header_line):
+    """An unnamed column (an empty header cell) may only hold empty cells: a value
+    there is a row that split where it should not (decimal commas again)."""
+    for position, name in enumerate(table.names):
+        if name:
+            continue
+        used = np.flatnonzero(pd.Series(table.cells[:, position], dtype="str").str.strip() != "")
+        if len(used):
+            row = int(used[0])
+            raise _extra_values(
+                table.path, table._line(row, position),
+                f"has a value ({table.cells[row, position].strip()!r}) in column {position + 1}, which has "
+                f"no name in the header (line {header_line})", len(used) - 1)

@@ -46,6 +46,7 @@ def _require_columns(table, columns):
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "#n/a", "<na>", "-nan"}
 SCALE_LIMIT = 1e30  # draws are stored as float32, whose range ends near 3.4e38
+RESOLUTION = 1e-5  # smallest spread / mean of a response that float32 draws resolve well
 
 
 def _numeric(table, name, key):
@@ -92,8 +93,21 @@ def _check_scale(table, name, key, values):
         )
 
 
+def _check_resolution(table, name, values):
+    """A response whose spread is tiny beside its mean: float32 draws of mu and theta
+    (about 7 significant digits) would be a few rounding steps apart."""
+    mean, spread = float(np.mean(values)), float(np.std(values - np.mean(values)))
+    if 0 < spread < RESOLUTION * abs(mean):
+        raise DataError(
+            f"{table.path}: column {name!r} (config `response`) varies by only {spread:.3g} (standard "
+            f"deviation) around {mean:.10g}; draws are stored as 32-bit floats (about 7 significant "
+            f"digits), which cannot resolve that: subtract a constant near {mean:.3g} from the column"
+        )
+
+
 def _power(value):
-    return 10.0 ** np.floor(np.log10(value))
+    """The power of ten at or below `value`, within float64's range."""
+    return 10.0 ** np.clip(np.floor(np.log10(value)), -307, 307)
 
 
 def _constant_within_groups(path, name, values, groups):
@@ -142,6 +156,7 @@ def prepare(path, response, group=None, se=None, predictors=(), group_predictors
     else:
         prepared["group"] = [str(i + 1) for i in range(len(table))]
     prepared["y"] = _numeric(table, response, "response")
+    _check_resolution(table, response, prepared["y"].to_numpy())
     if se:
         values = _numeric(table, se, "se")
         if (values <= 0).any():

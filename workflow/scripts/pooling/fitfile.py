@@ -11,7 +11,7 @@ class DamagedResult(PoolingError):
 
 
 def _damaged(path, error):
-    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1] or type(error).__name__
+    reason = getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[-1]
     return DamagedResult(
         f"{path}: damaged or incomplete ({reason}); delete it and run snakemake again: "
         f"that fit and what depends on it are redone, nothing else")
