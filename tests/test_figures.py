@@ -41,7 +41,7 @@ def draw_fit_figures(fits, directory, dataset):
     """plot_fit.py for each strategy: {(kind, strategy): (png, returned figure)}."""
     drawn = {}
     for strategy, idata in fits.items():
-        title = f"{dataset}, {figures.LABELS[strategy]}"
+        title = f"{dataset}, {figures.strategy_label(strategy)}"
         for kind, draw in (("ppc", figures.posterior_predictive), ("trace", figures.rank_trace)):
             png = directory / f"{kind}_{strategy}.png"
             drawn[kind, strategy] = png, draw(idata, png, title)
@@ -101,7 +101,7 @@ def test_every_figure_of_a_constant_response_is_drawn(constant):
 def test_ppc_of_a_constant_response_says_so_and_shows_draws_as_points(constant, strategy):
     fig = constant["figures"]["ppc", strategy]
     assert fig.get_suptitle() == (
-        f"Posterior predictive check: flat, {figures.LABELS[strategy]}\n"
+        f"Posterior predictive check: flat, {figures.strategy_label(strategy)}\n"
         "observed response is constant (y = 3 in all 12 rows): "
         "no density, predictive draws shown as points"
     )
@@ -122,7 +122,7 @@ def test_trace_title_names_parameters_with_almost_no_spread(constant, strategy):
     names = [v for v in (*figures.HYPER, "theta") if v in posterior]
     narrow = figures._narrow(posterior, names)
     title = constant["figures"]["trace", strategy].get_suptitle()
-    heading = f"Trace and rank plots: flat, {figures.LABELS[strategy]}"
+    heading = f"Trace and rank plots: flat, {figures.strategy_label(strategy)}"
     if narrow:  # how far sigma -> 0 (and theta with it) has gone depends on the sampler
         assert title == (f"{heading}\nalmost no posterior spread in {', '.join(narrow)} "
                          "(densities drawn from float64 copies of the float32 draws)")

@@ -2,7 +2,7 @@ import functools
 import os
 import re
 
-from pooling import STRATEGIES
+from pooling import STRATEGIES, strategies
 from pooling.priors import relevant_overrides
 from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
 
@@ -58,7 +58,7 @@ def get_fit_settings(wildcards):
     exactly the fits it affects."""
     dataset, strategy = wildcards.dataset, wildcards.strategy
     settings = {key: get_setting(dataset, key) for key in SAMPLER_KEYS}
-    if strategy != "partial_pooling":
+    if not strategies.named(strategy).estimates_tau:
         del settings["parameterization"]
     overrides = {**config["priors"], **config["datasets"][dataset].get("priors", {})}
     settings["priors"] = relevant_overrides(strategy, overrides)
@@ -176,7 +176,7 @@ def get_sbc_params(wildcards):
     sbc = config["sbc"]
     settings = {key: sbc[key] for key in ("chains", "warmup", "draws", "thin")}
     settings.update(target_accept=config["target_accept"], max_tree_depth=config["max_tree_depth"])
-    if wildcards.strategy == "partial_pooling":
+    if strategies.named(wildcards.strategy).estimates_tau:
         settings["parameterization"] = config["parameterization"]
     return {
         "groups": sbc["groups"],
@@ -212,7 +212,7 @@ def get_kfold(dataset):
 
 def get_kfold_strategies(dataset):
     """Strategies that can predict a new group (no pooling has no population)."""
-    return [s for s in get_strategies(dataset) if s != "no_pooling"]
+    return [s for s in get_strategies(dataset) if strategies.named(s).has_population]
 
 
 def get_n_folds(dataset):

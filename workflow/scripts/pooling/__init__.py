@@ -4,4 +4,4 @@ Importing this package does not import JAX: fit jobs must configure XLA's device
 and threads (``pooling.jaxenv``) before JAX starts.
 """
 
-STRATEGIES = ("no_pooling", "complete_pooling", "partial_pooling")
+from .strategies import NAMES as STRATEGIES  # noqa: F401  (the strategies' names, in order)

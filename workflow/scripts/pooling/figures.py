@@ -8,15 +8,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from . import strategies  # noqa: E402
 from .uniformity import bins, eval_points, pit  # noqa: E402
 
 HYPER = ("mu", "tau", "sigma", "beta", "gamma")
 SHOWN_GROUPS = 100  # per-group panels beyond this would be unreadable (and too tall to draw)
-LABELS = {
-    "no_pooling": "no pooling",
-    "complete_pooling": "complete pooling",
-    "partial_pooling": "partial pooling",
-}
+
+
+def strategy_label(strategy):
+    """A strategy's name as figures print it."""
+    return strategies.named(strategy).label
 
 
 def _save(fig, out):
@@ -48,7 +49,7 @@ def forest(fits, out):
     coords, note = _shown(list(fits.values())[-1])
     n_groups = len(coords["group"]) if coords else next(iter(fits.values())).posterior.sizes["group"]
     axes = az.plot_forest(
-        list(fits.values()), model_names=[LABELS[s] for s in fits], var_names=["theta"],
+        list(fits.values()), model_names=[strategy_label(s) for s in fits], var_names=["theta"],
         coords=coords, combined=True, hdi_prob=0.9,
         figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
     )
@@ -150,7 +151,7 @@ def loo_comparison(table, out):
     if len(table) == 1:  # az.plot_compare needs two models to set its axis limits
         fig, ax = plt.subplots(figsize=(7, 1.6))
         ax.errorbar(table["elpd_loo"], [0], xerr=table["se"], fmt="o")
-        ax.set_yticks([0], [LABELS[s] for s in table.index])
+        ax.set_yticks([0], [strategy_label(s) for s in table.index])
         ax.set_xlabel("elpd_loo (log)")
         ax.set_title("PSIS-LOO (one strategy fitted: nothing to compare)")
         _save(fig, out)
@@ -176,7 +177,7 @@ def logo_comparison(summary, groups, out):
         left.errorbar(scored[f"elpd_diff_{method}"], rows + 0.2 * k, xerr=scored[f"dse_{method}"],
                       fmt=marker, color=f"C{k}", label=label)
     left.axvline(0, color="0.6", lw=0.8)
-    left.set_yticks(rows, [LABELS[s] for s in scored.index])
+    left.set_yticks(rows, [strategy_label(s) for s in scored.index])
     left.set_ylim(len(scored) - 0.4, -0.6)
     left.set_xlabel("elpd difference to the best (± paired se)")
     left.legend(frameon=False, fontsize=8)
@@ -184,7 +185,7 @@ def logo_comparison(summary, groups, out):
         fig.text(0.01, -0.1, "No pooling: no population, so no prediction for a new group.", fontsize=8)
     for k, (strategy, table) in enumerate(groups.groupby("strategy", sort=False)):
         right.plot(np.arange(len(table)), table["pareto_k"], "o", color=f"C{k + 2}",
-                   label=LABELS[strategy])
+                   label=strategy_label(strategy))
     right.axhline(scored["pareto_k_threshold"].min(), color="0.4", ls="--", lw=0.8)
     labels = groups.drop_duplicates("group")["group"]
     if len(labels) <= SHOWN_GROUPS:
@@ -223,7 +224,7 @@ def sbc_histograms(ranks, strategy, out):
         ax.hist(table["rank"], bins=np.linspace(0, draws + 1, k + 1), color="C0", alpha=0.8)
         ax.set_xlabel("rank")
 
-    _sbc_panels(ranks, f"SBC rank histograms: {LABELS[strategy]}", "simulations", out, draw)
+    _sbc_panels(ranks, f"SBC rank histograms: {strategy_label(strategy)}", "simulations", out, draw)
 
 
 def sbc_ecdf(ranks, strategy, out, level=0.95):
@@ -236,5 +237,5 @@ def sbc_ecdf(ranks, strategy, out, level=0.95):
                      eval_points=eval_points(draws, len(table)), ax=ax)
         ax.set_xlabel("fractional rank")
 
-    title = f"SBC ECDF difference, {level:.0%} simultaneous band: {LABELS[strategy]}"
+    title = f"SBC ECDF difference, {level:.0%} simultaneous band: {strategy_label(strategy)}"
     _sbc_panels(ranks, title, "ECDF difference", out, draw)

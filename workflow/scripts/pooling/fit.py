@@ -12,6 +12,7 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
+from . import strategies
 from .data import load_prepared, sha256
 from .errors import DataError
 from .models import strategy_model
@@ -35,7 +36,7 @@ DIMS = {
 def model_arrays(data, strategy):
     """Arrays in the order the models take them: group, se, X, U. No pooling gets no
     U: group-level predictors are not identifiable there."""
-    return data.group, data.se, data.X, None if strategy == "no_pooling" else data.U
+    return data.group, data.se, data.X, data.U if strategies.named(strategy).group_predictors else None
 
 
 def run_nuts(data, strategy, settings, priors=None):
@@ -171,7 +172,7 @@ def write_netcdf(idata, path):
 
 def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, storage, columns):
     data = load_prepared(prepared_csv)
-    if strategy == "partial_pooling" and data.n_groups < 2:
+    if strategies.named(strategy).estimates_tau and data.n_groups < 2:
         raise DataError(
             f"{source_csv}: only one group ({data.group_labels[0]!r}), so partial pooling cannot "
             f"estimate how much groups differ (tau); set `strategies` for dataset {dataset!r} "

@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
+from . import strategies
 from .data import load_prepared, stored_arrays, subset_groups
 from .errors import DataError
 from .priors import resolve_priors
@@ -52,7 +53,7 @@ def _population(posterior, strategy):
     n = draws.shape[0]
     return {
         "mu": draws,
-        "tau": flat("tau") if strategy == "partial_pooling" else np.zeros(n),
+        "tau": flat("tau") if strategies.named(strategy).estimates_tau else np.zeros(n),
         "sigma": flat("sigma"),
         "beta": flat("beta"),
         "gamma": flat("gamma"),
@@ -62,7 +63,7 @@ def _population(posterior, strategy):
 def group_log_lik(strategy, posterior, y, group, n_groups, se=None, X=None, U=None):
     """log p(y_j | population draw) for every draw and group, the group's mean
     integrated out: (draws, groups). `posterior`: flat draws {name: (draws, ...)}."""
-    if strategy == "no_pooling":
+    if not strategies.named(strategy).has_population:
         raise ValueError(NO_POPULATION)
     p = _population(posterior, strategy)
     order = np.argsort(group, kind="stable")
@@ -113,7 +114,7 @@ def heldout_elpd(strategy, draws, data, heldout):
         strategy, draws, data.y[index], group, len(heldout),
         se=None if data.se is None else data.se[index],
         X=None if data.X is None else data.X[index],
-        U=None if data.U is None or strategy == "no_pooling" else data.U[heldout],
+        U=data.U[heldout] if data.U is not None and strategies.named(strategy).group_predictors else None,
     )
     return logsumexp(ll, axis=0) - math.log(ll.shape[0])
 
@@ -128,7 +129,7 @@ def logo_tables(fits, kfold=None):
     LOGO where `kfold` (rows: strategy, group, fold, elpd) has every group of it."""
     groups, summary = [], []
     for strategy, idata in fits.items():
-        if strategy == "no_pooling":
+        if not strategies.named(strategy).has_population:
             summary.append({"strategy": strategy, "note": NO_POPULATION})
             continue
         loo = psis_logo(idata, strategy)
@@ -169,7 +170,7 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
     are those of the full-data fit, so every refit answers the same question."""
     from .fit import run_nuts  # JAX and numpyro: only the refit jobs need them, not compare
 
-    if strategy == "no_pooling":
+    if not strategies.named(strategy).has_population:
         raise DataError(f"kfold for {strategy}: {NO_POPULATION}")
     data = load_prepared(prepared_csv)
     assignment = folds_of(data.n_groups, kfold["folds"], kfold["seed"])
@@ -178,7 +179,7 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
                         f"{data.n_groups} groups; set kfold.folds to at most {data.n_groups}")
     heldout = np.flatnonzero(assignment == fold)
     training = np.flatnonzero(assignment != fold)
-    if strategy == "partial_pooling" and len(training) < 2:
+    if strategies.named(strategy).estimates_tau and len(training) < 2:
         raise DataError(f"{source_csv}: fold {fold} leaves {len(training)} group to fit; partial "
                         f"pooling needs two or more: use fewer folds")
     priors = resolve_priors(strategy, settings.get("priors", {}), data)

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from . import strategies
 from .errors import PriorError
 
 # family -> (argument names, arguments that must be > 0, support is positive)
@@ -36,13 +37,6 @@ def _numpyro_family(family):
 
 # Parameters that live on (0, inf): their prior must not put mass below zero.
 POSITIVE = ("tau", "sigma")
-# Which prior each strategy samples (theta is no pooling's independent group prior).
-# No pooling has no gamma: a group-level predictor is collinear with its group means.
-PARAMETERS = {
-    "no_pooling": ("theta", "sigma", "beta"),
-    "complete_pooling": ("mu", "sigma", "beta", "gamma"),
-    "partial_pooling": ("mu", "tau", "sigma", "beta", "gamma"),
-}
 KNOWN = ("mu", "tau", "sigma", "beta", "gamma", "theta")
 # Coefficients: one prior per column, named like beta[floor].
 COEFFICIENTS = ("beta", "gamma")
@@ -132,7 +126,8 @@ def check_overrides(overrides, where):
 
 def relevant_overrides(strategy, overrides):
     """The user priors a strategy's fit reads, so other priors do not trigger its rerun."""
-    used = set(PARAMETERS[strategy]) | ({"mu"} if strategy == "no_pooling" else set())
+    parameters = set(strategies.named(strategy).parameters)
+    used = parameters | ({"mu"} if "theta" in parameters else set())  # theta defaults to mu's prior
     return {name: text for name, text in overrides.items() if name in used}
 
 
@@ -184,7 +179,7 @@ def resolve_priors(strategy, overrides, data):
         user["theta"] = user["mu"]
     columns = {name: names for name, _, names in _coefficients(data)}
     resolved = {}
-    for name in PARAMETERS[strategy]:
+    for name in strategies.named(strategy).parameters:
         if name == "sigma" and data.se is not None:
             continue
         keys = [f"{name}[{column}]" for column in columns[name]] if name in COEFFICIENTS else [name]
@@ -197,7 +192,7 @@ def explicit_priors(strategy, priors, where="sbc.priors"):
     """{name: (Prior, "user")} for every parameter the strategy samples (predictors
     aside), all given in `priors`: checks that draw the truth from the prior (SBC)
     cannot fall back to defaults scaled to data that do not exist yet."""
-    needed = [p for p in PARAMETERS[strategy] if p not in COEFFICIENTS]
+    needed = [p for p in strategies.named(strategy).parameters if p not in COEFFICIENTS]
     missing = [p for p in needed if p not in priors]
     if missing:
         raise PriorError(
