@@ -171,6 +171,7 @@ def test_file_level_problems_name_the_files_own_line(tmp_path, content, kwargs, 
     gzip.compress(b"g,y\nA,1\nB,2\n"),
     b"g,y,,\nA,1,,\n\n,,,\n , \nB,2,,\n",  # empty header cells, blank line, rows of empty cells
     b"g,y\nA,1,\nB,2,\n",  # trailing commas: empty fields past the header
+    b",g,y\n0,A,1\n1,B,2\n",  # a row index (pandas' to_csv, R's write.csv) in an unnamed column
 ])
 def test_common_exports_read_as_the_same_table(tmp_path, content):
     path = tmp_path / "data.csv"

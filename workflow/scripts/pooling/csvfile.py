@@ -181,11 +181,12 @@ def _extra_values(path, line, what, more):
 
 
 def _check_unnamed(table, header_line):
-    """An unnamed column (an empty header cell) may only hold empty cells: a value
-    there is a row that split where it should not (decimal commas again)."""
-    for position, name in enumerate(table.names):
-        if name:
-            continue
+    """Unnamed columns after the last named one (a header such as `group,y,` from a
+    spreadsheet) may only hold empty cells: a value there is a row that split where it
+    should not (decimal commas again). An unnamed column before them, such as the row
+    index pandas and R write first, is data nobody configured: ignored."""
+    last_named = max((k for k, name in enumerate(table.names) if name), default=-1)
+    for position in range(last_named + 1, len(table.names)):
         used = np.flatnonzero(pd.Series(table.cells[:, position], dtype="str").str.strip() != "")
         if len(used):
             row = int(used[0])
