@@ -1,5 +1,6 @@
 """Checks before any job starts: the config files, the input paths, finished results."""
 
+import functools
 import os
 import sys
 
@@ -49,12 +50,18 @@ def config_sources():
     replaced = settings.replace_workflow_config and (settings.configfiles or settings.config)
     if not replaced and os.path.exists(WORKFLOW_CONFIG):
         files.append(WORKFLOW_CONFIG)
-    for path in dict.fromkeys(map(os.path.abspath, files)):
-        try:
-            sources.append(read_source(path, _shown(path)))
-        except ConfigError as error:
-            stop(error)
+    sources += [_source(path) for path in dict.fromkeys(map(os.path.abspath, files))]
     return sources
+
+
+@functools.lru_cache
+def _source(absolute):
+    """One config file's keys, read once (the configfile directive checks the workflow's
+    own file first, and config_sources needs it again)."""
+    try:
+        return read_source(absolute, _shown(absolute))
+    except ConfigError as error:
+        stop(error)
 
 
 def _key_paths(mapping, prefix=()):
@@ -68,10 +75,7 @@ def readable(path):
     """`path` for the configfile directive, after checking that it is YAML Snakemake can
     read (its own message names neither file nor line)."""
     if os.path.exists(path):
-        try:
-            read_source(path, path)
-        except ConfigError as error:
-            stop(error)
+        _source(os.path.abspath(path))
     return path
 
 

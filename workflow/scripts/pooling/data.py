@@ -96,7 +96,7 @@ def _check_scale(table, name, key, values):
 def _check_resolution(table, name, values):
     """A response whose spread is tiny beside its mean: float32 draws of mu and theta
     (about 7 significant digits) would be a few rounding steps apart."""
-    mean, spread = float(np.mean(values)), float(np.std(values - np.mean(values)))
+    mean, spread = float(np.mean(values)), float(np.std(values))
     if 0 < spread < RESOLUTION * abs(mean):
         raise DataError(
             f"{table.path}: column {name!r} (config `response`) varies by only {spread:.3g} (standard "
