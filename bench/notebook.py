@@ -18,7 +18,7 @@ from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from pooling import STRATEGIES  # noqa: E402
 from pooling.data import Prepared, prepare  # noqa: E402
-from pooling.fit import model_arrays  # noqa: E402
+from pooling.fit import model_data  # noqa: E402
 from pooling.models import MODELS, build_spec  # noqa: E402
 from pooling.priors import resolve_priors  # noqa: E402
 from pooling.simulate import simulate  # noqa: E402
@@ -51,7 +51,7 @@ def main(workdir):
             mcmc = MCMC(NUTS(MODELS[strategy], target_accept_prob=config["target_accept"]),
                         num_warmup=config["warmup"], num_samples=config["draws"],
                         num_chains=config["chains"], progress_bar=False)
-            mcmc.run(jax.random.PRNGKey(0), spec, *model_arrays(data, strategy),
+            mcmc.run(jax.random.PRNGKey(0), spec, model_data(data, strategy),
                      y=data.y.astype(np.float32))
             fits[strategy] = az.from_numpyro(mcmc)
         print(az.compare(fits).iloc[:, :3].to_string(), flush=True)

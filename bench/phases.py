@@ -32,10 +32,13 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
-from pooling import STRATEGIES  # noqa: E402
+from pooling import (
+    STRATEGIES,  # noqa: E402
+    families,  # noqa: E402
+)
 from pooling.compare import loo  # noqa: E402
 from pooling.data import load_prepared, prepare  # noqa: E402
-from pooling.fit import model_arrays, sufficient_args, to_inference_data  # noqa: E402
+from pooling.fit import model_data, sampled_form, to_inference_data  # noqa: E402
 from pooling.models import strategy_model  # noqa: E402
 from pooling.priors import resolve_priors  # noqa: E402
 
@@ -78,18 +81,18 @@ def ess_per_second(idata, seconds):
 def profile(name, data, strategy, workdir):
     priors = resolve_priors(strategy, {}, data)
     model = strategy_model(strategy, data.n_groups, priors)
-    args = model_arrays(data, strategy)
-    stats_args = sufficient_args(data, args)
+    args = model_data(data, strategy)
+    inputs, stats = sampled_form(data, args, families.named("gaussian"))
     mcmc = MCMC(NUTS(model, target_accept_prob=SETTINGS["target_accept"]),
                 num_warmup=SETTINGS["warmup"], num_samples=SETTINGS["draws"], num_chains=CHAINS,
                 chain_method="parallel", progress_bar=False)
     key = jax.random.PRNGKey(1)
     # JAX dispatches asynchronously: block, or the time lands in the next phase.
     _, warm_wall, warm_compile = phase(lambda: jax.block_until_ready(mcmc.warmup(
-        key, *stats_args, extra_fields=("num_steps",), collect_warmup=True) or mcmc.post_warmup_state))
+        key, inputs, y=stats, extra_fields=("num_steps",), collect_warmup=True) or mcmc.post_warmup_state))
     warm_grads = int(np.asarray(mcmc.get_extra_fields()["num_steps"]).sum())
     _, run_wall, run_compile = phase(lambda: jax.block_until_ready(mcmc.run(
-        mcmc.post_warmup_state.rng_key, *stats_args, extra_fields=("num_steps",)) or mcmc.get_samples()))
+        mcmc.post_warmup_state.rng_key, inputs, y=stats, extra_fields=("num_steps",)) or mcmc.get_samples()))
     grads = int(np.asarray(mcmc.get_extra_fields()["num_steps"]).sum())
     sampling = run_wall - run_compile
 

@@ -3,7 +3,7 @@ import pytest
 from numpyro import handlers
 
 from pooling.data import load_prepared, prepare
-from pooling.fit import model_arrays, sample
+from pooling.fit import model_data, sample
 from pooling.models import MODELS, build_spec
 from pooling.priors import resolve_priors
 
@@ -34,7 +34,7 @@ def trace(strategy, data, parameterization="noncentered"):
     priors = resolve_priors(strategy, {}, data)
     spec = build_spec(data.n_groups, priors, parameterization)
     model = handlers.seed(MODELS[strategy], rng_seed=0)
-    return handlers.trace(model).get_trace(spec, *model_arrays(data, strategy), y=data.y)
+    return handlers.trace(model).get_trace(spec, model_data(data, strategy), y=data.y)
 
 
 @pytest.mark.parametrize("strategy", MODELS)

@@ -132,9 +132,79 @@ def _predictor(table, name, key):
     return values
 
 
-def prepare(path, response, group=None, se=None, predictors=(), group_predictors=()):
-    """Check the source CSV against the dataset's config and return the prepared table."""
+def group_labels(table, group, key="group"):
+    """The group label of every row, as text; an empty label is an error with its line."""
+    labels = table.column(group).str.strip()
+    empty = labels == ""
+    if empty.any():
+        row = _first_row(empty)
+        raise DataError(
+            f"{table.path}: column {group!r} (config `{key}`) has {int(empty.sum())} empty "
+            f"label(s), first on line {table.line(row, group)}; give every row a group"
+        )
+    return labels.to_numpy()
+
+
+def known_se(table, se):
+    """The known standard errors of the `se` column: positive, within float range."""
+    values = _numeric(table, se, "se")
+    if (values <= 0).any():
+        row = _first_row(values <= 0)
+        raise DataError(
+            f"{table.path}: column {se!r} (config `se`) must be > 0 (known standard errors), "
+            f"found {values[row]:g} on line {table.line(row, se)}"
+        )
+    if values.min() < 1 / SCALE_LIMIT:
+        row = int(np.argmin(values))
+        raise DataError(
+            f"{table.path}: column {se!r} (config `se`) has values as small as {values[row]:.3g} "
+            f"(line {table.line(row, se)}); the workflow resolves scales down to "
+            f"{1 / SCALE_LIMIT:g}: rescale the response and `se` together"
+        )
+    return values
+
+
+def response_values(table, family, response, key="response"):
+    """The response column, checked as `family` (a pooling.families.Family) needs it."""
+    from . import responses
+
+    values = _numeric(table, response, key)
+    if family.response == "numeric":
+        _check_resolution(table, response, values)
+    else:
+        responses.check(table, family, response, values)
+    return values
+
+
+def finish(table, prepared, grouped):
+    """Log the design's shape and warn about group sizes that need care."""
+    sizes = prepared.groupby("group", sort=False).size()
+    if grouped and "se" not in prepared:
+        _warn_about_sizes(table.path, sizes)
+    log.info("%s: %d rows, %d groups", table.path, len(prepared), len(sizes))
+    return prepared
+
+
+def prepare(path, response=None, group=None, se=None, predictors=(), group_predictors=(),
+            formula=None, family="gaussian"):
+    """Check the source CSV against the dataset's config and return the prepared table.
+
+    A `formula` describes the model (pooling.formula); otherwise the shorthand keys
+    name the response, group, known se and predictors directly."""
+    from . import families
+
+    family = families.named(family)
     table = csvfile.read(path)
+    if formula is not None:
+        from .formula import prepare_formula
+
+        return prepare_formula(table, formula, family, se)
+    if se and family.name != "gaussian":
+        raise DataError(f"{path}: `se` (known standard errors) is a gaussian-only key; "
+                        f"remove it or set family: gaussian (family is {family.name!r})")
+    if family.response == "proportion":
+        raise DataError(f"{path}: family binomial needs trials: write a formula "
+                        f"'p(successes, trials) ~ 1 + (1 | group)' instead of `response`")
     columns = [("response", response)]
     columns += [("group", group)] if group else []
     columns += [("se", se)] if se else []
@@ -143,47 +213,17 @@ def prepare(path, response, group=None, se=None, predictors=(), group_predictors
     _require_columns(table, columns)
 
     prepared = pd.DataFrame(index=range(len(table)))
-    if group:
-        labels = table.column(group).str.strip()
-        empty = labels == ""
-        if empty.any():
-            row = _first_row(empty)
-            raise DataError(
-                f"{path}: column {group!r} (config `group`) has {int(empty.sum())} empty "
-                f"label(s), first on line {table.line(row, group)}; give every row a group"
-            )
-        prepared["group"] = labels.to_numpy()
-    else:
-        prepared["group"] = [str(i + 1) for i in range(len(table))]
-    prepared["y"] = _numeric(table, response, "response")
-    _check_resolution(table, response, prepared["y"].to_numpy())
+    prepared["group"] = group_labels(table, group) if group else [str(i + 1) for i in range(len(table))]
+    prepared["y"] = response_values(table, family, response)
     if se:
-        values = _numeric(table, se, "se")
-        if (values <= 0).any():
-            row = _first_row(values <= 0)
-            raise DataError(
-                f"{path}: column {se!r} (config `se`) must be > 0 (known standard errors), "
-                f"found {values[row]:g} on line {table.line(row, se)}"
-            )
-        if values.min() < 1 / SCALE_LIMIT:
-            row = int(np.argmin(values))
-            raise DataError(
-                f"{path}: column {se!r} (config `se`) has values as small as {values[row]:.3g} "
-                f"(line {table.line(row, se)}); the workflow resolves scales down to "
-                f"{1 / SCALE_LIMIT:g}: rescale the response and `se` together"
-            )
-        prepared["se"] = values
+        prepared["se"] = known_se(table, se)
     for name in predictors:
         prepared[PREDICTOR_PREFIX + name] = _predictor(table, name, "predictors")
     for name in group_predictors:
         values = _predictor(table, name, "group_predictors")
         _constant_within_groups(path, name, values, prepared["group"])
         prepared[GROUP_PREDICTOR_PREFIX + name] = values
-    sizes = prepared.groupby("group", sort=False).size()
-    if group and not se:
-        _warn_about_sizes(path, sizes)
-    log.info("%s: %d rows, %d groups", path, len(prepared), len(sizes))
-    return prepared
+    return finish(table, prepared, bool(group))
 
 
 UNBALANCED = 20  # largest / smallest group size above which a warning is logged
@@ -217,6 +257,8 @@ class Prepared:
     predictor_names: list
     U: np.ndarray | None  # one row per group
     group_predictor_names: list
+    trials: np.ndarray | None = None  # binomial trials per row
+    offset: np.ndarray | None = None  # added to each row's linear predictor (log exposure)
 
     @property
     def n_groups(self):
@@ -247,12 +289,18 @@ def load_prepared(path):
         y=table["y"].to_numpy(dtype=float),
         group=codes.astype(np.int32),
         group_labels=[str(label) for label in labels],
-        se=table["se"].to_numpy(dtype=float) if "se" in table else None,
+        se=_optional(table, "se"),
         X=X,
         predictor_names=names,
         U=U_rows,
         group_predictor_names=group_names,
+        trials=_optional(table, "trials"),
+        offset=_optional(table, "offset"),
     )
+
+
+def _optional(table, name):
+    return table[name].to_numpy(dtype=float) if name in table else None
 
 
 def stored_arrays(idata):
@@ -264,7 +312,8 @@ def stored_arrays(idata):
         return constant[name].values if name in constant else None
 
     return dict(y=idata.observed_data["y"].values, group=get("group_index"),
-                n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"))
+                n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"),
+                trials=get("trials"), offset=get("offset"))
 
 
 def subset_groups(data, keep):
@@ -283,4 +332,6 @@ def subset_groups(data, keep):
         predictor_names=data.predictor_names,
         U=None if data.U is None else data.U[keep],
         group_predictor_names=data.group_predictor_names,
+        trials=None if data.trials is None else data.trials[rows],
+        offset=None if data.offset is None else data.offset[rows],
     )

@@ -12,12 +12,12 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
-from . import strategies
+from . import families, strategies
 from .data import load_prepared, sha256
 from .errors import DataError
-from .models import strategy_model
+from .models import ModelData, strategy_model
 from .priors import resolve_priors, scale_warning
-from .sufficient import group_stats
+from .sufficient import sufficient_stats
 
 log = logging.getLogger(__name__)
 PACKAGES = ("jax", "jaxlib", "numpyro", "arviz", "numpy", "xarray", "pandas")
@@ -29,28 +29,43 @@ DIMS = {
     "theta": ["group"], "theta_z": ["group"], "beta": ["predictor"],
     "gamma": ["group_predictor"], "y": ["obs"],
     "group_index": ["obs"], "group_size": ["group"], "se": ["obs"], "X": ["obs", "predictor"],
-    "U": ["group", "group_predictor"],
+    "U": ["group", "group_predictor"], "trials": ["obs"], "offset": ["obs"],
 }
 
 
-def model_arrays(data, strategy):
-    """Arrays in the order the models take them: group, se, X, U. No pooling gets no
-    U: group-level predictors are not identifiable there."""
-    return data.group, data.se, data.X, data.U if strategies.named(strategy).group_predictors else None
+def model_data(data, strategy):
+    """The ModelData of prepared `data` in row form. No pooling gets no U: group-level
+    predictors are not identifiable there."""
+    return ModelData(group=data.group, X=data.X,
+                     U=data.U if strategies.named(strategy).group_predictors else None,
+                     offset=data.offset, se=data.se,
+                     trials=None if data.trials is None else data.trials.astype(np.int32))
+
+
+def sampled_form(data, rows, family):
+    """(ModelData, y) that NUTS samples: per-group sufficient statistics wherever they
+    are exact for the family (then only U stays), else the rows themselves."""
+    stats = sufficient_stats(family, data)
+    if stats is None:
+        return rows, data.y
+    return ModelData(U=rows.U), stats
 
 
 def run_nuts(data, strategy, settings, priors=None):
     """NUTS draws for `strategy` on prepared `data`, sampled on the per-group
-    sufficient statistics, without predictive draws or InferenceData. `priors`
-    ({name: (Prior, source)}) default to those the settings resolve to on `data`.
-    Returns the numpyro MCMC, the model with its row-form arguments, and the priors."""
+    sufficient statistics where exact, without predictive draws or InferenceData.
+    `priors` ({name: (Prior, source)}) default to those the settings resolve to on
+    `data`. Returns the numpyro MCMC, the model with its row-form ModelData, and the
+    priors."""
+    family = families.named(settings.get("family", "gaussian"))
     if priors is None:
-        priors = resolve_priors(strategy, settings.get("priors", {}), data)
-    warning = scale_warning(data, priors)
+        priors = resolve_priors(strategy, settings.get("priors", {}), data, family.name)
+    warning = scale_warning(data, priors, family.name)
     if warning:
         log.warning(warning)
-    model = strategy_model(strategy, data.n_groups, priors, settings.get("parameterization", "noncentered"))
-    args = model_arrays(data, strategy)
+    model = strategy_model(strategy, data.n_groups, priors,
+                           settings.get("parameterization", "noncentered"), family.name)
+    rows = model_data(data, strategy)
     mcmc = MCMC(
         NUTS(model, target_accept_prob=settings["target_accept"],
              max_tree_depth=settings["max_tree_depth"]),
@@ -60,14 +75,9 @@ def run_nuts(data, strategy, settings, priors=None):
         chain_method="parallel",
         progress_bar=False,
     )
-    mcmc.run(_keys(settings["seed"])[0], *sufficient_args(data, args), extra_fields=EXTRA_FIELDS)
-    return mcmc, model, args, priors
-
-
-def sufficient_args(data, args):
-    """The model's arguments in sufficient-statistics form, from its row-form `args`."""
-    stats = group_stats(data.y, data.group, data.n_groups, se=data.se, X=data.X)
-    return None, None, None, args[3], stats
+    inputs, y = sampled_form(data, rows, family)
+    mcmc.run(_keys(settings["seed"])[0], inputs, y=y, extra_fields=EXTRA_FIELDS)
+    return mcmc, model, rows, priors
 
 
 def _keys(seed):
@@ -83,11 +93,11 @@ def thinned_draws(draws, chains, keep):
 def sample(data, strategy, settings, storage=None):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
     LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
-    mcmc, model, args, priors = run_nuts(data, strategy, settings)
-    return to_inference_data(mcmc, model, args, data, settings, storage), priors
+    mcmc, model, rows, priors = run_nuts(data, strategy, settings)
+    return to_inference_data(mcmc, model, rows, data, settings, storage), priors
 
 
-def to_inference_data(mcmc, model, args, data, settings, storage=None):
+def to_inference_data(mcmc, model, rows, data, settings, storage=None):
     """The draws of run_nuts with prior and predictive draws, as InferenceData.
 
     `storage` bounds the N x draws arrays: above `pointwise_max_rows` rows the
@@ -105,14 +115,16 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
     def as32(values):  # one N x draws array at a time
         return np.asarray(values, dtype=np.float32)
 
-    predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, *args)["y"])
+    family = families.named(settings.get("family", "gaussian"))
+    predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, rows)["y"])
+    inputs, stats = sampled_form(data, rows, family)
     prior = Predictive(model, num_samples=draws, return_sites=list(by_chain))(
-        key_prior, *sufficient_args(data, args))
+        key_prior, inputs, y=None if stats is data.y else stats)
     prior_predictive = as32(Predictive(model, {k: v[:len(kept) * chains] for k, v in prior.items()},
-                                       return_sites=["y"])(key_prior, *args)["y"])
+                                       return_sites=["y"])(key_prior, rows)["y"])
 
-    group, se, X, U = args
-    constant_data = {"group_index": group, "group_size": data.group_sizes, "se": se, "X": X, "U": U}
+    constant_data = {"group_index": rows.group, "group_size": data.group_sizes, "se": rows.se,
+                     "X": rows.X, "U": rows.U, "trials": rows.trials, "offset": rows.offset}
     coords = {
         "group": data.group_labels, "obs": np.arange(len(y)),
         "predictor": data.predictor_names, "group_predictor": data.group_predictor_names,
@@ -130,7 +142,7 @@ def to_inference_data(mcmc, model, args, data, settings, storage=None):
         "prior_predictive": {"y": prior_predictive[None]},
     }
     if whole:
-        log_lik = as32(log_likelihood(model, thinned, *args, y=y)["y"])
+        log_lik = as32(log_likelihood(model, thinned, rows, y=y)["y"])
         pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
     idata.extend(az.from_dict(**pointwise, coords=coords, dims=DIMS), join="right")
     idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)
@@ -151,6 +163,8 @@ def provenance(dataset, strategy, settings, storage, columns, priors, source_csv
         "fit_config": json.dumps(settings, sort_keys=True),
         "storage": json.dumps(storage, sort_keys=True),
         "data_columns": json.dumps(columns, sort_keys=True),
+        "formula": model_formula(columns),
+        "family": columns.get("family", "gaussian"),
         "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
         "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()}),
         "source_csv": str(source_csv),
@@ -160,6 +174,16 @@ def provenance(dataset, strategy, settings, storage, columns, priors, source_csv
             {"python": platform.python_version(), **{p: version(p) for p in PACKAGES}}
         ),
     }
+
+
+def model_formula(columns):
+    """The formula a dataset's config stands for: its own, or that of its shorthand keys."""
+    from .formula import shorthand
+
+    if columns.get("formula"):
+        return columns["formula"]
+    keys = ("response", "group", "predictors", "group_predictors")
+    return shorthand(**{key: columns[key] for key in keys if columns.get(key)})
 
 
 def write_netcdf(idata, path):

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from . import strategies
+from . import families, strategies
 from .errors import PriorError
 
 # family -> (argument names, arguments that must be > 0, support is positive)
@@ -21,6 +21,7 @@ FAMILIES = {
     "exponential": (("rate",), ("rate",), True),
     "lognormal": (("loc", "scale"), ("scale",), True),
     "uniform": (("low", "high"), (), False),
+    "gamma": (("shape", "rate"), ("shape", "rate"), True),
 }
 
 
@@ -36,8 +37,9 @@ def _numpyro_family(family):
 
 
 # Parameters that live on (0, inf): their prior must not put mass below zero.
-POSITIVE = ("tau", "sigma")
-KNOWN = ("mu", "tau", "sigma", "beta", "gamma", "theta")
+POSITIVE = ("tau", *families.AUXILIARY)
+MEANING = {"nu": "degrees of freedom", "alpha": "a dispersion (the negative binomial's shape)"}
+KNOWN = ("mu", "tau", "beta", "gamma", "theta", *families.AUXILIARY)
 # Coefficients: one prior per column, named like beta[floor].
 COEFFICIENTS = ("beta", "gamma")
 
@@ -107,8 +109,8 @@ def parse_prior(text, where, parameter=None):
     prior = Prior(family, args)
     if parameter in POSITIVE and not prior.positive:
         raise PriorError(
-            f"{where}: {parameter} is a standard deviation, so its prior needs positive "
-            f"support; use e.g. halfnormal, halfcauchy, halfstudent_t, exponential, "
+            f"{where}: {parameter} is {MEANING.get(parameter, 'a standard deviation')}, so its "
+            f"prior needs positive support; use e.g. halfnormal, halfcauchy, halfstudent_t, exponential, "
             f"lognormal or uniform(0, upper), not {text!r}"
         )
     return prior
@@ -124,35 +126,67 @@ def check_overrides(overrides, where):
         parse_prior(text, f"{where}.{name}", name)
 
 
-def relevant_overrides(strategy, overrides):
+def sampled(strategy, family="gaussian", known_se=False):
+    """The parameters a strategy's fit samples under `family` (a name): the strategy's
+    own, then the family's (sigma, nu, alpha), sigma aside where the se are known."""
+    extra = [p for p in families.named(family).auxiliary if not (p == "sigma" and known_se)]
+    return (*strategies.named(strategy).parameters, *extra)
+
+
+def relevant_overrides(strategy, overrides, family="gaussian"):
     """The user priors a strategy's fit reads, so other priors do not trigger its rerun."""
-    parameters = set(strategies.named(strategy).parameters)
+    parameters = set(sampled(strategy, family))
     used = parameters | ({"mu"} if "theta" in parameters else set())  # theta defaults to mu's prior
     return {name: text for name, text in overrides.items() if name in used}
 
 
-def default_priors(data):
-    """Weakly-informative priors scaled to the data, after rstanarm's autoscaling.
+def default_priors(data, family="gaussian"):
+    """Weakly-informative priors on the link scale, scaled to the data after
+    rstanarm's and bambi's autoscaling.
 
-    With s = sd(y) (1 if y has no spread): mu and every no-pooling theta ~
-    normal(mean(y), 2.5 s); tau and sigma ~ exponential(1 / s); each coefficient ~
-    normal(0, 2.5 s / sd(x)), with sd(x) over rows for a predictor (beta) and over
-    groups for a group-level predictor (gamma).
+    Identity link (gaussian, t), with s = sd(y) (1 if y has no spread): mu and every
+    no-pooling theta ~ normal(mean(y), 2.5 s); tau and sigma ~ exponential(1 / s).
+    Logit and log links take the scale as 1: mu and theta ~ normal(link(pooled mean),
+    2.5), the pooled mean being the share of successes or the rate per unit of exposure;
+    tau ~ exponential(1). Each coefficient ~ normal(0, 2.5 s / sd(x)), with sd(x) over
+    rows for a predictor (beta) and over groups for a group-level predictor (gamma).
+    t: nu ~ gamma(2, 0.1) (brms and bambi's default); negativebinomial: alpha ~
+    halfcauchy(1), which leaves room for nearly Poisson data (large alpha).
     """
     import numpy as np
 
-    scale = _spread(data.y) or 1.0
-    location = Prior("normal", (float(np.mean(data.y)), 2.5 * scale))
+    family = families.named(family)
+    if family.link == "identity":
+        y = data.y if data.offset is None else data.y - data.offset
+        scale = _spread(y) or 1.0
+        center = float(np.mean(y))
+    else:
+        scale, center = 1.0, _pooled_link(family, data)
+    location = Prior("normal", (center, 2.5 * scale))
     priors = {
         "mu": location,
         "theta": location,
         "tau": Prior("exponential", (1.0 / scale,)),
         "sigma": Prior("exponential", (1.0 / scale,)),
+        "nu": Prior("gamma", (2.0, 0.1)),
+        "alpha": Prior("halfcauchy", (1.0,)),
     }
     for name, matrix, columns in _coefficients(data):
         for k, column in enumerate(columns):
             priors[f"{name}[{column}]"] = Prior("normal", (0.0, 2.5 * scale / (_spread(matrix[:, k]) or 1.0)))
     return priors
+
+
+def _pooled_link(family, data):
+    """The link of the pooled mean, kept half an event from 0 (and from every trial)."""
+    import numpy as np
+
+    events = float(np.sum(data.y))
+    if family.link == "logit":
+        trials = float(np.sum(data.trials)) if data.trials is not None else float(len(data.y))
+        return float(family.link_of(np.clip(events, 0.5, trials - 0.5) / trials))
+    exposure = float(np.sum(np.exp(data.offset))) if data.offset is not None else float(len(data.y))
+    return float(family.link_of(max(events, 0.5) / exposure))
 
 
 def _spread(values):
@@ -166,33 +200,31 @@ def _coefficients(data):
     yield "gamma", data.U, data.group_predictor_names
 
 
-def resolve_priors(strategy, overrides, data):
+def resolve_priors(strategy, overrides, data, family="gaussian"):
     """The prior of every parameter the strategy samples for `data` (a
     pooling.data.Prepared), as {name: (Prior, source)}.
 
     A user's `beta` or `gamma` prior applies to every column; `theta` falls back to
     the user's `mu` prior, since both describe a group mean.
     """
-    defaults = default_priors(data)
+    defaults = default_priors(data, family)
     user = {name: parse_prior(text, f"priors.{name}", name) for name, text in overrides.items()}
     if "theta" not in user and "mu" in user:
         user["theta"] = user["mu"]
     columns = {name: names for name, _, names in _coefficients(data)}
     resolved = {}
-    for name in strategies.named(strategy).parameters:
-        if name == "sigma" and data.se is not None:
-            continue
+    for name in sampled(strategy, family, known_se=data.se is not None):
         keys = [f"{name}[{column}]" for column in columns[name]] if name in COEFFICIENTS else [name]
         for key in keys:
             resolved[key] = (user[name], "user") if name in user else (defaults[key], "default")
     return resolved
 
 
-def explicit_priors(strategy, priors, where="sbc.priors"):
+def explicit_priors(strategy, priors, where="sbc.priors", family="gaussian"):
     """{name: (Prior, "user")} for every parameter the strategy samples (predictors
     aside), all given in `priors`: checks that draw the truth from the prior (SBC)
     cannot fall back to defaults scaled to data that do not exist yet."""
-    needed = [p for p in strategies.named(strategy).parameters if p not in COEFFICIENTS]
+    needed = [p for p in sampled(strategy, family) if p not in COEFFICIENTS]
     missing = [p for p in needed if p not in priors]
     if missing:
         raise PriorError(
@@ -205,10 +237,13 @@ def explicit_priors(strategy, priors, where="sbc.priors"):
 HUGE, TINY = 1e3, 1e-3  # response scales at which sampling and default priors get awkward
 
 
-def scale_warning(data, resolved):
-    """A note for the log when default priors had to follow an extreme response scale."""
+def scale_warning(data, resolved, family="gaussian"):
+    """A note for the log when default priors had to follow an extreme response scale
+    (identity links only: logit and log links have their own scale)."""
     import numpy as np
 
+    if families.named(family).link != "identity":
+        return None
     spread, center = _spread(data.y), float(np.abs(np.mean(data.y)))
     defaults = [f"{name} ~ {prior}" for name, (prior, source) in resolved.items() if source == "default"]
     if defaults and (spread > HUGE or center > 10 * HUGE or 0 < spread < TINY):

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 class Strategy:
     name: str
     label: str  # in figures and tables
-    parameters: tuple  # the priors its fit samples; theta is no pooling's own group prior
+    parameters: tuple  # priors its fit samples, the family's own (sigma, nu, alpha) aside
     has_population: bool  # a distribution of group means: it can predict a new group
     estimates_tau: bool  # how much groups differ: needs two groups; `parameterization` applies
     group_predictors: bool  # no pooling cannot use them: collinear with its free group means
 
 
 ALL = (
-    Strategy("no_pooling", "no pooling", ("theta", "sigma", "beta"),
+    Strategy("no_pooling", "no pooling", ("theta", "beta"),
              has_population=False, estimates_tau=False, group_predictors=False),
-    Strategy("complete_pooling", "complete pooling", ("mu", "sigma", "beta", "gamma"),
+    Strategy("complete_pooling", "complete pooling", ("mu", "beta", "gamma"),
              has_population=True, estimates_tau=False, group_predictors=True),
-    Strategy("partial_pooling", "partial pooling", ("mu", "tau", "sigma", "beta", "gamma"),
+    Strategy("partial_pooling", "partial pooling", ("mu", "tau", "beta", "gamma"),
              has_population=True, estimates_tau=True, group_predictors=True),
 )
 BY_NAME = {s.name: s for s in ALL}

@@ -1,5 +1,7 @@
-"""The Normal likelihood of the rows through per-group sufficient statistics, so a
-gradient during sampling costs O(groups), not O(rows).
+"""The likelihood of the rows through per-group sufficient statistics, so a gradient
+during sampling costs O(groups), not O(rows), wherever that is exact.
+
+Normal (`GroupStats`), with or without row predictors:
 
 With weights w_i (1/se_i^2 when the standard errors are known, else 1) and values
 centred within their group (weighted means ybar_g, xbar_g),
@@ -11,6 +13,16 @@ where W_g = sum of the group's weights, S = sum_i w_i (x_i - xbar_g)(x_i - xbar_
 beta_hat the within-group least-squares slope and rss its residual sum of squares.
 Every term is a sum of squares computed before sampling, so nothing is lost to
 cancellation however large the response or the row count.
+
+Binomial, bernoulli and poisson without row predictors (`CountStats`): the rows of a
+group share one linear predictor theta_g (an offset o_i aside), so with S_g the
+group's successes or counts,
+
+    binomial: sum_i log p(y_i) = S_g theta_g - N_g log(1 + e^theta_g) + const
+    poisson:  sum_i log p(y_i) = S_g theta_g - E_g e^theta_g + const
+
+where N_g is the group's trials and E_g = sum_i e^o_i its exposure. The t and negative
+binomial likelihoods have no such reduction: they sample the rows.
 """
 
 from dataclasses import dataclass
@@ -18,6 +30,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.special import gammaln
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ def group_stats(y, group, n_groups, se=None, X=None):
                       known_se=se is not None, **extra)
 
 
-def log_lik(stats, theta, beta=None, sigma=None):
+def normal_log_lik(stats, theta, beta=None, sigma=None):
     """The rows' total log density given group means `theta`, coefficients `beta`
     and, unless the standard errors are known, the residual scale `sigma`."""
     residual = stats.ybar - theta
@@ -84,3 +97,57 @@ def log_lik(stats, theta, beta=None, sigma=None):
     if stats.known_se:
         return stats.log_norm - 0.5 * quadratic
     return stats.log_norm - stats.n * jnp.log(sigma) - 0.5 * quadratic / sigma**2
+
+
+@dataclass(frozen=True)
+class CountStats:
+    successes: np.ndarray  # (groups,) S_g
+    size: np.ndarray  # (groups,) N_g trials (binomial) or E_g exposure (poisson)
+    log_norm: float  # the log density's terms that involve no parameter
+    log_link: bool = False  # static: poisson (log link) rather than binomial (logit)
+    n_predictors = 0
+
+
+jax.tree_util.register_dataclass(
+    CountStats, data_fields=["successes", "size", "log_norm"], meta_fields=["log_link"])
+
+
+def count_stats(family, y, group, n_groups, trials=None, offset=None):
+    """CountStats of binomial/bernoulli or poisson rows without row predictors."""
+    y = np.asarray(y, dtype=float)
+
+    def per_group(values):
+        return np.bincount(group, values, minlength=n_groups)
+
+    if family.link == "log":
+        offset = np.zeros_like(y) if offset is None else np.asarray(offset, dtype=float)
+        return CountStats(per_group(y), per_group(np.exp(offset)),
+                          float(np.sum(y * offset - gammaln(y + 1))), log_link=True)
+    n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+    log_choose = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+    return CountStats(per_group(y), per_group(n), float(np.sum(log_choose)))
+
+
+def count_log_lik(stats, theta):
+    """The rows' total log density given the groups' linear predictors `theta`."""
+    if stats.log_link:
+        return stats.log_norm + jnp.sum(stats.successes * theta - stats.size * jnp.exp(theta))
+    return stats.log_norm + jnp.sum(stats.successes * theta - stats.size * jnp.logaddexp(0.0, theta))
+
+
+def sufficient_log_lik(stats, theta, beta=None, sigma=None):
+    """The rows' total log density from either kind of statistics."""
+    if isinstance(stats, CountStats):
+        return count_log_lik(stats, theta)
+    return normal_log_lik(stats, theta, beta, sigma)
+
+
+def sufficient_stats(family, data):
+    """The statistics NUTS samples on for `data` (a pooling.data.Prepared), or None
+    where the family has no exact reduction for it (then the rows are sampled)."""
+    if family.sufficient_always:
+        y = data.y if data.offset is None else data.y - data.offset  # identity link
+        return group_stats(y, data.group, data.n_groups, se=data.se, X=data.X)
+    if family.sufficient_without_predictors and data.X is None:
+        return count_stats(family, data.y, data.group, data.n_groups, data.trials, data.offset)
+    return None

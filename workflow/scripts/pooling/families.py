@@ -1,0 +1,126 @@
+"""The likelihood families, as data: one row each, as bambi's family table, so adding a
+family is adding a row and no stage asks "which family?" with an `if`.
+
+Each family has bambi's name and default link, the auxiliary parameters it samples
+(named as bambi and brms name them: `sigma`, `nu`, `alpha`), and in NumPy what the jobs
+that do not load JAX need: the inverse link, the pointwise log density (a pmf for
+discrete data), and the first two derivatives of the log density in the linear
+predictor, with which leave-one-group-out integrates a group's intercept out by
+adaptive Gauss–Hermite quadrature. The numpyro distribution is built on demand, so
+importing this module does not import JAX.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from .errors import DataError
+
+
+def _logistic(eta):
+    return special.expit(eta)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    link: str  # identity, logit or log
+    auxiliary: tuple  # sampled parameters besides the linear predictor's
+    response: str  # numeric, binary, proportion (p(successes, trials)) or count
+    discrete: bool
+    # group sums make the likelihood exact at O(groups) when there are no row predictors
+    sufficient_without_predictors: bool
+    sufficient_always: bool = False  # gaussian: per-group cross-products cover predictors too
+
+    @property
+    def has_trials(self):
+        return self.response in ("binary", "proportion")
+
+    def inverse_link(self, eta):
+        return {"identity": lambda v: v, "logit": _logistic, "log": np.exp}[self.link](eta)
+
+    def link_of(self, mean):
+        """The link applied to a mean on the response scale (a rate, a probability)."""
+        return {"identity": lambda v: v, "logit": special.logit, "log": np.log}[self.link](mean)
+
+    def numpyro_likelihood(self, eta, aux, trials=None):
+        """The numpyro distribution of one row given its linear predictor."""
+        import numpyro.distributions as dist
+
+        if self.name == "gaussian":
+            return dist.Normal(eta, aux["sigma"])
+        if self.name == "t":
+            return dist.StudentT(aux["nu"], eta, aux["sigma"])
+        if self.has_trials:
+            return dist.BinomialLogits(eta, total_count=1 if trials is None else trials)
+        if self.name == "poisson":
+            return dist.Poisson(_exp(eta))
+        return dist.NegativeBinomial2(_exp(eta), aux["alpha"])
+
+    def log_density(self, y, eta, aux, trials=None):
+        """log p(y | eta, aux) elementwise, in NumPy/SciPy (the compare job's LOO and
+        LOGO). `aux` values broadcast against eta."""
+        if self.name == "gaussian":
+            return stats.norm.logpdf(y, eta, aux["sigma"])
+        if self.name == "t":
+            return stats.t.logpdf(y, aux["nu"], eta, aux["sigma"])
+        if self.has_trials:
+            n = 1 if trials is None else trials
+            return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+                    + y * eta - n * np.logaddexp(0, eta))
+        if self.name == "poisson":
+            return y * eta - np.exp(eta) - special.gammaln(y + 1)
+        alpha = aux["alpha"]
+        return (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1)
+                + alpha * (np.log(alpha) - np.logaddexp(np.log(alpha), eta))
+                + y * (eta - np.logaddexp(np.log(alpha), eta)))
+
+    def score(self, y, eta, aux, trials=None):
+        """(d log p / d eta, expected information) elementwise: the Fisher-scoring step
+        that finds a group's mode and width for adaptive quadrature."""
+        if self.name == "gaussian":
+            return (y - eta) / aux["sigma"] ** 2, np.broadcast_to(aux["sigma"] ** -2.0, np.shape(eta))
+        if self.name == "t":
+            nu, scale = aux["nu"], aux["sigma"]
+            residual = y - eta
+            return ((nu + 1) * residual / (nu * scale**2 + residual**2),
+                    np.broadcast_to((nu + 1) / ((nu + 3) * scale**2), np.shape(eta)))
+        if self.has_trials:
+            n = 1 if trials is None else trials
+            p = _logistic(eta)
+            return y - n * p, n * p * (1 - p)
+        mean = np.exp(eta)
+        if self.name == "poisson":
+            return y - mean, mean
+        alpha = aux["alpha"]
+        return (alpha * (y - mean) / (mean + alpha), mean * alpha / (mean + alpha))
+
+
+def _exp(eta):
+    import jax.numpy as jnp
+
+    return jnp.exp(eta)
+
+
+ALL = (
+    Family("gaussian", "identity", ("sigma",), "numeric", discrete=False,
+           sufficient_without_predictors=True, sufficient_always=True),
+    Family("t", "identity", ("sigma", "nu"), "numeric", discrete=False,
+           sufficient_without_predictors=False),
+    Family("bernoulli", "logit", (), "binary", discrete=True, sufficient_without_predictors=True),
+    Family("binomial", "logit", (), "proportion", discrete=True, sufficient_without_predictors=True),
+    Family("poisson", "log", (), "count", discrete=True, sufficient_without_predictors=True),
+    Family("negativebinomial", "log", ("alpha",), "count", discrete=True,
+           sufficient_without_predictors=False),
+)
+BY_NAME = {f.name: f for f in ALL}
+NAMES = tuple(BY_NAME)
+AUXILIARY = tuple(dict.fromkeys(name for f in ALL for name in f.auxiliary))
+
+
+def named(name, where="family"):
+    """The Family called `name`; an unknown name is a one-line error naming `where`."""
+    if name not in BY_NAME:
+        raise DataError(f"{where}: unknown family {name!r}; use one of {', '.join(NAMES)}")
+    return BY_NAME[name]

@@ -1,0 +1,256 @@
+"""A dataset described by a model formula in the lme4 / bambi syntax, parsed by
+`formulae` (bambi's parser), into the prepared table every fit reads.
+
+What the workflow takes from a formula: the response (or `p(successes, trials)`), an
+intercept, common terms (numeric columns, categorical columns coded against their
+first level, interactions, `C(x)`), an `offset(...)`, and one grouping term `(1 | g)`.
+Only the common terms go through formulae's design matrices: the group becomes an
+integer index per row, never the dense rows x groups matrix formulae would build
+(bambi #545, formulae #75). A common design column constant within every group is a
+group-level predictor (a `u:` column): no pooling leaves it out, as it is collinear
+with the free group intercepts.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+NAMESPACE = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "log1p": np.log1p}
+NEXT_ISSUE = "varying slopes and several grouping terms are not supported yet: use one (1 | group)"
+
+
+@dataclass(frozen=True)
+class ModelFormula:
+    """A parsed formula: which columns play which part."""
+
+    text: str
+    response: str  # the response column (successes, for p(successes, trials))
+    trials: str | None  # the trials column of p(successes, trials)
+    terms: tuple  # formulae's names of the common terms, Intercept and offset aside
+    offset: str | None  # the offset term as written, e.g. "offset(log(hours))"
+    group: str | None
+    variables: tuple  # every column the formula names, in the order written
+    categorical: frozenset  # columns named inside C(...)
+
+    @property
+    def rhs(self):
+        """The common part of the right-hand side, as formulae reads it."""
+        return " + ".join(("1", *self.terms, *([self.offset] if self.offset else [])))
+
+
+def _fail(where, text, reason):
+    raise DataError(f"{where}: formula {text!r} {reason}")
+
+
+def parse(text, where="formula"):
+    """Parse `text` with formulae; every formula the workflow cannot fit is a one-line
+    error naming `where` (the config key) and what to write instead."""
+    import formulae
+    from formulae.terms.terms import GroupSpecificTerm, Intercept
+
+    if not isinstance(text, str) or "~" not in text:
+        _fail(where, text, "needs a response, '~' and terms, e.g. 'y ~ 1 + x + (1 | group)'")
+    try:
+        description = formulae.model_description(text)
+    except Exception as error:  # formulae's ScanError and ParseError, and a few others
+        message = str(error).strip() or type(error).__name__
+        _fail(where, text, f"does not parse: {message}")
+    if description.response is None:
+        _fail(where, text, "has no response on the left of '~'")
+    group_terms = [t for t in description.terms if isinstance(t, GroupSpecificTerm)]
+    if not any(isinstance(t, Intercept) for t in description.terms):
+        _fail(where, text, "has no intercept: the pooling strategies compare group intercepts, "
+                           "so keep the '1' (drop the '0 +' or '- 1')")
+    if len(group_terms) > 1 or any(not isinstance(t.expr, Intercept) for t in group_terms):
+        _fail(where, text, f"has {', '.join(t.name for t in group_terms)}: {NEXT_ISSUE}")
+    if group_terms and len(group_terms[0].factor.var_names) != 1:
+        _fail(where, text, f"groups by {group_terms[0].factor.name}: {NEXT_ISSUE}")
+    if not group_terms and re.search(r"\|", text):
+        _fail(where, text, "has a '|' outside a group term: write the group term in "
+                           "parentheses, e.g. (1 | group)")
+    response_term = description.response.term
+    response_vars = _ordered(response_term.var_names, text)
+    trials = None
+    if response_term.name.startswith("p("):
+        if len(response_vars) != 2:
+            _fail(where, text, "needs p(successes, trials) with two columns")
+        response, trials = response_vars
+    elif len(response_vars) != 1 or response_term.name != response_vars[0]:
+        _fail(where, text, f"transforms its response {response_term.name!r}: write a column "
+                           "name, or p(successes, trials) for binomial data")
+    else:
+        response = response_vars[0]
+    common = [t for t in description.terms if not isinstance(t, (GroupSpecificTerm, Intercept))]
+    offsets = [t.name for t in common if t.name.startswith("offset(")]
+    if len(offsets) > 1:
+        _fail(where, text, "has more than one offset(...): combine them into one")
+    categorical = {v for t in common for c in t.components
+                   if getattr(c, "name", "").startswith("C(") for v in c.var_names}
+    group = group_terms[0].factor.name if group_terms else None
+    return ModelFormula(
+        text=text, response=response, trials=trials,
+        terms=tuple(t.name for t in common if not t.name.startswith("offset(")),
+        offset=offsets[0] if offsets else None, group=group,
+        variables=tuple(_ordered(description.var_names, text)),
+        categorical=frozenset(categorical),
+    )
+
+
+def _ordered(names, text):
+    """Column names in the order the formula writes them (formulae gives a set)."""
+    return sorted(names, key=lambda name: (text.find(name), name))
+
+
+def shorthand(response, group=None, se=None, predictors=(), group_predictors=()):
+    """The formula a dataset's shorthand keys stand for (known `se` aside, which no
+    formula syntax has: it is documented beside the formula)."""
+    terms = " + ".join(("1", *predictors, *group_predictors, *([f"(1 | {group})"] if group else [])))
+    return f"{response} ~ {terms}"
+
+
+def design(formula, frame):
+    """The common design of `frame` (columns already typed): the named columns of the
+    formula's common terms (Intercept dropped) and the offset, both from formulae."""
+    import formulae
+
+    if formula.rhs == "1":
+        return pd.DataFrame(index=frame.index), None
+    with np.errstate(all="ignore"):  # a non-positive exposure is reported below, with its line
+        matrices = formulae.design_matrices(formula.rhs, frame, na_action="error",
+                                            extra_namespace=NAMESPACE)
+    common = matrices.common
+    values = np.asarray(common.design_matrix, dtype=float)
+    columns, offset = {}, None
+    for term_name, span in common.slices.items():
+        term = common.terms[term_name]
+        if term_name == "Intercept":
+            continue
+        if term_name == formula.offset:
+            offset = values[:, span].ravel()
+            continue
+        for k, label in enumerate(term.labels):
+            columns[label] = values[:, span][:, k]
+    return pd.DataFrame(columns, index=frame.index), offset
+
+
+EXPOSURE = re.compile(r"^offset\(\s*log\(\s*([^()]+?)\s*\)\s*\)$")
+
+
+def _typed(table, name, categorical):
+    """A column the common terms use: numbers when every cell is one (or missing, which
+    is an error then), else text labels, i.e. a categorical column coded against its
+    first level. Inside C(...) a column of whole numbers stays numbers, so its levels
+    sort as numbers."""
+    from .data import MISSING, _numeric
+
+    text = table.column(name).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    present = ~text.str.lower().isin(MISSING)
+    numeric = numbers.notna() | ~present
+    if numeric.all() and numbers.notna().any():
+        values = _numeric(table, name, "formula")
+        if name in categorical and np.all(values == np.round(values)):
+            return values.astype(np.int64)
+        return values
+    if numeric.mean() >= 0.5 and name not in categorical:
+        row = int(np.flatnonzero(~numeric.to_numpy())[0])
+        raise DataError(
+            f"{table.path}: column {name!r} (config `formula`) is mostly numbers but has "
+            f"{int((~numeric).sum())} non-numeric value(s), first {text.iloc[row]!r} on line "
+            f"{table.line(row, name)}; fix them, or write C({name}) to treat the column as categorical"
+        )
+    empty = (text == "").to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise DataError(
+            f"{table.path}: categorical column {name!r} (config `formula`) has {int(empty.sum())} "
+            f"empty value(s), first on line {table.line(row, name)}; drop those rows or give a level"
+        )
+    return text.to_numpy()
+
+
+def _check_offset(table, formula, offset):
+    bad = ~np.isfinite(offset)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    exposure = EXPOSURE.match(formula.offset)
+    if exposure and exposure.group(1) in table.columns:
+        column = exposure.group(1)
+        raise DataError(
+            f"{table.path}: column {column!r} (the exposure in {formula.offset}) must be positive "
+            f"and finite, found {table.column(column).iloc[row].strip()!r} on line "
+            f"{table.line(row, column)} ({int(bad.sum())} such row(s)); drop those rows"
+        )
+    raise DataError(
+        f"{table.path}: {formula.offset} is not finite on line {table.line(row, table.columns[0])} "
+        f"({int(bad.sum())} such row(s)); an offset must be a finite number in every row"
+    )
+
+
+def prepare_formula(table, text, family, se=None):
+    """The prepared table (pooling.data's format) of a dataset described by a formula:
+    `group`, `y`, `trials` (binomial), `offset`, `se`, `x:<design column>` and
+    `u:<design column>` for columns constant within every group."""
+    from .data import (
+        GROUP_PREDICTOR_PREFIX,
+        PREDICTOR_PREFIX,
+        _numeric,
+        finish,
+        group_labels,
+        known_se,
+        response_values,
+    )
+
+    formula = parse(text)
+    missing = [name for name in formula.variables if name not in table.columns]
+    if missing:
+        raise DataError(
+            f"{table.path}: column {missing[0]!r} (named in formula {text!r}) not found; the file "
+            f"has columns {', '.join(map(repr, table.columns))}"
+        )
+    if formula.trials is None and family.response == "proportion":
+        raise DataError(f"{table.path}: family binomial needs its trials: write the response as "
+                        f"p(successes, trials) in formula {text!r}")
+    if formula.trials is not None and family.response != "proportion":
+        raise DataError(f"{table.path}: formula {text!r} has a p(successes, trials) response, "
+                        f"which is binomial's: set family: binomial (family is {family.name!r})")
+    if se and family.name != "gaussian":
+        raise DataError(f"{table.path}: `se` (known standard errors) is a gaussian-only key; "
+                        f"remove it or set family: gaussian (family is {family.name!r})")
+    prepared = pd.DataFrame(index=range(len(table)))
+    prepared["group"] = (group_labels(table, formula.group, "formula") if formula.group
+                         else [str(i + 1) for i in range(len(table))])
+    if formula.trials is not None:
+        trials = _numeric(table, formula.trials, "formula")
+        y = _numeric(table, formula.response, "formula")
+        from . import responses
+
+        responses.check(table, family, formula.response, y, formula.trials, trials)
+        prepared["y"], prepared["trials"] = y, trials
+    else:
+        prepared["y"] = response_values(table, family, formula.response, "formula")
+    used = [v for v in formula.variables if v not in (formula.response, formula.trials, formula.group)]
+    frame = pd.DataFrame({name: _typed(table, name, formula.categorical) for name in used},
+                         index=prepared.index)
+    columns, offset = design(formula, frame)
+    if offset is not None:
+        _check_offset(table, formula, offset)
+        prepared["offset"] = offset
+    if se:
+        prepared["se"] = known_se(table, se)
+    for name, values in columns.items():
+        values = values.to_numpy()
+        if np.ptp(values) == 0:
+            raise DataError(
+                f"{table.path}: design column {name!r} of formula {text!r} has the same value "
+                f"{values[0]:g} in every row, so its coefficient cannot be estimated; drop the term"
+            )
+        constant = formula.group and (
+            pd.Series(values).groupby(prepared["group"].to_numpy()).nunique() == 1).all()
+        prepared[(GROUP_PREDICTOR_PREFIX if constant else PREDICTOR_PREFIX) + name] = values
+    return finish(table, prepared, bool(formula.group))
