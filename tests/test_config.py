@@ -60,7 +60,7 @@ def datasets(change):
      "family(arguments), e.g. 'normal(0, 10)'"),
     (datasets(lambda d: d["eight_schools"].update(priors={"mu": "gaussian(0, 5)"})),
      "datasets.eight_schools.priors.mu: unknown prior family 'gaussian'; use one of normal, student_t, "
-     "cauchy, halfnormal, halfcauchy, halfstudent_t, exponential, lognormal, uniform"),
+     "cauchy, halfnormal, halfcauchy, halfstudent_t, exponential, lognormal, uniform, gamma"),
     (lambda c: c.update(priors={"sigma": "halfnormal(-1)"}),
      "priors.sigma: halfnormal needs scale > 0, got -1 in 'halfnormal(-1)'"),
     (datasets(lambda d: d["eight_schools"].update(priors={"tau": "normal(0, 5)"})),
@@ -70,7 +70,8 @@ def datasets(change):
     (datasets(lambda d: d["simulated"]["simulate"].update(group_sizes=[3, 4])),
      "datasets.simulated.simulate.group_sizes: has 2 sizes but groups is 12; give one size per "
      "group or a single number"),
-    (datasets(lambda d: d["seed"].pop("response")), "`datasets.seed`: 'response' is required but missing"),
+    (datasets(lambda d: d["seed"].pop("response")),
+     "datasets.seed: no model; give `formula` (e.g. 'y ~ 1 + (1 | group)') or the shorthand `response` (and `group`)"),
     (lambda c: c.update(sbc={"priors": {"mu": "normal(0, 5)", "sigma": "halfnormal(3)"}}),
      "sbc.priors: no prior for theta (no_pooling); SBC draws the truth from the prior, so give "
      "every parameter one"),
@@ -91,7 +92,7 @@ def datasets(change):
      "dataset name 'aaaaaaaaaaaaaaaaaaaa'... is 300 characters long; use at most 100 (it names "
      "folders and files under results/)"),
     (datasets(lambda d: d.update(empty=None)),
-     "`datasets.empty`: the entry is empty; give it at least `path` (a CSV file) and `response`"),
+     "`datasets.empty`: the entry is empty; give it at least `path` (a CSV file) and `formula` (or `response`)"),
 ])
 def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message):
     assert dry_run_error(workdir, change) == [message]
@@ -201,6 +202,34 @@ def test_entry_checks_list_every_problem_without_snakemake():
     config["datasets"] = {"sim": {"simulate": {"groups": 2, "group_sizes": 5}, "response": "y"}}
     config["priors"] = {}
     check_entries(config)  # a single size for every group is fine
+
+
+def test_model_keys_are_checked_before_any_job():
+    """Issue #13: a formula that does not parse, a formula beside the shorthand, `se`
+    with another family, binomial without trials: one line each, naming the key."""
+    from pooling.config import ConfigError, check_entries
+
+    config = {"datasets": {
+        "a": {"path": "a.csv", "formula": "y ~ x +"},
+        "b": {"path": "b.csv", "formula": "y ~ 1 + (1 | g)", "group": "g"},
+        "c": {"path": "c.csv", "response": "y", "se": "s", "family": "poisson"},
+        "d": {"path": "d.csv", "response": "y", "family": "binomial"},
+        "e": {"path": "e.csv", "formula": "y ~ x + (1 + x | g)"},
+        "f": {"path": "f.csv", "formula": "p(s, n) ~ 1 + (1 | g)", "family": "binomial"},
+    }}
+    with pytest.raises(ConfigError) as error:
+        check_entries(config)
+    assert str(error.value).splitlines() == [
+        "datasets.a.formula: formula 'y ~ x +' does not parse: Don't know how to parse ''",
+        "datasets.b: give either `formula` or the shorthand keys (response, group, predictors, "
+        "group_predictors), not both; found group",
+        "datasets.c.se: known standard errors are a gaussian-only key; remove `se` or set family: "
+        "gaussian (family is poisson)",
+        "datasets.d.family: binomial needs its trials: write `formula: p(successes, trials) ~ 1 + "
+        "(1 | group)` instead of `response`",
+        "datasets.e.formula: formula 'y ~ x + (1 + x | g)' has 1|g, x|g: varying slopes and several "
+        "grouping terms are not supported yet: use one (1 | group)",
+    ]
 
 
 def test_yaml_merge_keys_and_tab_indented_json_are_read_as_snakemake_reads_them(workdir):

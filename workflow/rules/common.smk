@@ -42,12 +42,20 @@ def get_source_csv(wildcards):
     return config["datasets"][wildcards.dataset]["path"]
 
 
+def get_family(dataset):
+    return config["datasets"][dataset].get("family", "gaussian")
+
+
 def get_columns(wildcards):
+    """The dataset's model as prepare_data reads it: its formula, or the shorthand keys."""
     entry = config["datasets"][wildcards.dataset]
+    model = {"family": get_family(wildcards.dataset), "se": entry.get("se")}
+    if "formula" in entry:
+        return {**model, "formula": entry["formula"]}
     return {
+        **model,
         "response": entry["response"],
         "group": entry.get("group"),
-        "se": entry.get("se"),
         "predictors": entry.get("predictors", []),
         "group_predictors": entry.get("group_predictors", []),
     }
@@ -60,8 +68,9 @@ def get_fit_settings(wildcards):
     settings = {key: get_setting(dataset, key) for key in SAMPLER_KEYS}
     if not strategies.named(strategy).estimates_tau:
         del settings["parameterization"]
+    settings["family"] = get_family(dataset)
     overrides = {**config["priors"], **config["datasets"][dataset].get("priors", {})}
-    settings["priors"] = relevant_overrides(strategy, overrides)
+    settings["priors"] = relevant_overrides(strategy, overrides, settings["family"])
     return settings
 
 

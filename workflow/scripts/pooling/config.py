@@ -171,7 +171,7 @@ def _empty_entries(config):
     if not isinstance(datasets, dict):
         return {}
     return {("datasets", name): f"`datasets.{name}`: the entry is empty; give it at least `path` "
-            f"(a CSV file) and `response`" for name, entry in datasets.items() if entry is None}
+            f"(a CSV file) and `formula` (or `response`)" for name, entry in datasets.items() if entry is None}
 
 
 def check_config(config, schema_path):
@@ -207,6 +207,7 @@ def check_entries(config):
         problems.append((("datasets", "sbc"), "datasets.sbc: the name sbc is taken by results/sbc/ "
                          "(simulation-based calibration); rename the dataset"))
     for name, entry in config["datasets"].items():
+        problems += _model_problems(name, entry)
         design = entry.get("simulate", {})
         sizes = design.get("group_sizes")
         if isinstance(sizes, list) and len(sizes) != design["groups"]:
@@ -215,3 +216,34 @@ def check_entries(config):
                 f"{design['groups']}; give one size per group or a single number")))
     if problems:
         raise ConfigError(problems)
+
+
+SHORTHAND = ("response", "group", "predictors", "group_predictors")
+
+
+def _model_problems(name, entry):
+    """A dataset's model keys: a formula that parses, or the shorthand's `response`,
+    not both; `se` with gaussian only; binomial trials only through a formula."""
+    where = f"datasets.{name}"
+    family = entry.get("family", "gaussian")
+    shorthand = [key for key in SHORTHAND if key in entry]
+    if "formula" in entry:
+        from .formula import parse  # formulae loads only for configs that use formulas
+
+        if shorthand:
+            return [((*where.split("."), shorthand[0]), f"{where}: give either `formula` or the "
+                     f"shorthand keys ({', '.join(SHORTHAND)}), not both; found {', '.join(shorthand)}")]
+        try:
+            parse(entry["formula"], f"{where}.formula")
+        except PoolingError as error:
+            return [(("datasets", name, "formula"), str(error))]
+    elif "response" not in entry:
+        return [(("datasets", name), f"{where}: no model; give `formula` (e.g. 'y ~ 1 + (1 | group)') "
+                 "or the shorthand `response` (and `group`)")]
+    elif family == "binomial":
+        return [(("datasets", name, "family"), f"{where}.family: binomial needs its trials: write "
+                 "`formula: p(successes, trials) ~ 1 + (1 | group)` instead of `response`")]
+    if "se" in entry and family != "gaussian":
+        return [(("datasets", name, "se"), f"{where}.se: known standard errors are a gaussian-only "
+                 f"key; remove `se` or set family: gaussian (family is {family})")]
+    return []

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 RHAT_MAX = 1.01
 ESS_MIN = 400
 EBFMI_MIN = 0.3
-SUMMARY_VARS = ("mu", "tau", "sigma", "beta", "gamma", "theta")
+SUMMARY_VARS = ("mu", "tau", "sigma", "nu", "alpha", "beta", "gamma", "theta")
 
 
 def diagnose(idata):
