@@ -32,10 +32,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
-from pooling import (
-    STRATEGIES,  # noqa: E402
-    families,  # noqa: E402
-)
+from pooling import STRATEGIES, families  # noqa: E402
 from pooling.compare import loo  # noqa: E402
 from pooling.data import load_prepared, prepare  # noqa: E402
 from pooling.fit import model_data, sampled_form, to_inference_data  # noqa: E402

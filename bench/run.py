@@ -1,7 +1,7 @@
 """Benchmarks of the workflow on this machine: prints a table and writes bench/results.csv.
 
     python bench/run.py            # every row (about 45 min on 2 cores)
-    python bench/run.py sbc        # only the named groups: dag, refit, sbc, nutpie, million
+    python bench/run.py sbc        # only the named groups: dag, refit, sbc, nutpie, million, families
 
 Rows: the default DAG from scratch against the notebook way (bench/notebook.py), both
 timed in this run, and `snakemake -n` on the finished run; a warm refit process (same
@@ -10,7 +10,9 @@ calibration (`snakemake --cores 2 sbc`, shipped design: 200 simulations for each
 the three strategies) as simulations per minute; radon partial pooling's bulk ESS of
 tau per second against nutpie (needs bench/.venv, see bench/requirements.txt; this also
 rewrites bench/phases.csv); the million-row fit and LOO (bench/scaling.py's series,
-which rewrites bench/scaling.csv). Each row says its target. Rows not run keep their last
+which rewrites bench/scaling.csv); each likelihood family's partial pooling at radon size
+and at 10^6 rows (bench/families.py, which rewrites bench/families.csv). Each row says
+its target. Rows not run keep their last
 figures in bench/results.csv.
 """
 
@@ -107,7 +109,37 @@ def million_rows_from_csv():
             ("N = 1e6 rows, G = 1e4 groups: peak RSS of either job, GiB", seconds, None, peak_gib, "<= 8")]
 
 
-GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows, "nutpie": nutpie_rows, "million": million_rows}
+def family_rows(workdir):
+    """bench/families.py at radon size and at 10^6 rows: each family's partial-pooling
+    fit + compare jobs, against the gaussian one at radon size and against the
+    large-data targets at 10^6 rows."""
+    subprocess.run([sys.executable, str(ROOT / "bench" / "families.py"), "--max-rows", "1e6"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return family_rows_from_csv()
+
+
+def family_rows_from_csv():
+    with open(ROOT / "bench" / "families.csv", newline="") as handle:
+        table = [r for r in csv.DictReader(handle) if r.get("fit_s")]
+    seconds = {(r["family"], int(r["rows"])): float(r["fit_s"]) + float(r["loo_and_logo_s"]) for r in table}
+    peak = {(r["family"], int(r["rows"])): max(float(r["fit_peak_rss_mb"]), float(r["compare_peak_rss_mb"])) / 1024
+            for r in table}
+    rows = []
+    for (family, n), total in seconds.items():
+        if n < 10**6:
+            gaussian = seconds[("gaussian", n)]
+            rows.append((f"{family} partial pooling, {n} rows: fit + LOO/LOGO jobs / gaussian's", total, gaussian,
+                         total / gaussian, "report"))
+        else:
+            rows += [(f"{family}, N = 1e6 rows, G = 1e4 groups, one row predictor: fit + LOO/LOGO, minutes",
+                      total, None, total / 60, "<= 15"),
+                     (f"{family}, N = 1e6 rows, G = 1e4 groups: peak RSS of either job, GiB", total, None,
+                      peak[(family, n)], "<= 8")]
+    return rows
+
+
+GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows, "nutpie": nutpie_rows, "million": million_rows,
+          "families": family_rows}
 
 
 def main():
