@@ -23,7 +23,7 @@ def dry_run_error(workdir, change):
 
 def test_shipped_config_plans_every_output(workdir):
     result = snakemake(workdir, "-n", "--cores", "4")
-    for dataset in ("seed", "eight_schools", "simulated"):
+    for dataset in ("seed", "eight_schools", "efron_morris", "simulated"):
         for strategy in ("no_pooling", "complete_pooling", "partial_pooling"):
             assert f"results/{dataset}/fits/{strategy}.nc" in result.stdout
 
@@ -42,7 +42,7 @@ def datasets(change):
      "strategies, priors, kfold, sbc, compile_cache, radon_source, datasets)"),
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
-     "simulate, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
+     "simulate, formula, family, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
      "target_accept, seed, max_tree_depth, parameterization, pointwise_max_rows, predictive_draws, "
      "strategies, kfold)"),
     (datasets(lambda d: d.update({"my data": {"path": "x.csv", "response": "y"}})),
@@ -165,10 +165,9 @@ def test_a_bad_key_is_named_in_the_file_that_holds_it(workdir):
     lines = raw_config_error(workdir, lambda _: mine, "mine.yaml", ("--configfile", "mine.yaml"))
     assert sorted(lines) == [
         "Invalid config (mine.yaml): `datasets.mine.respnse` is not a known key; did you mean "
-        "`response`? (known: path, simulate, response, group, se, predictors, group_predictors, "
-        "priors, chains, warmup, draws, target_accept, seed, max_tree_depth, parameterization, "
-        "pointwise_max_rows, predictive_draws, strategies, kfold)",
-        "Invalid config (mine.yaml): `datasets.mine`: 'response' is required but missing",
+        "`response`? (known: path, simulate, formula, family, response, group, se, predictors, "
+        "group_predictors, priors, chains, warmup, draws, target_accept, seed, max_tree_depth, "
+        "parameterization, pointwise_max_rows, predictive_draws, strategies, kfold)",
     ]
     lines = raw_config_error(workdir, lambda text: text.replace("chains: 4", "chains: 0"),
                              args=("--configfile", "mine.yaml"))

@@ -1,6 +1,8 @@
 """Every figure the workflow draws for a dataset (plot_fit, plot_shrinkage,
 plot_comparison) on a constant response (issue #12), whose fits have almost no
-posterior spread, and the unchanged figures of ordinary data."""
+posterior spread, and the unchanged figures of ordinary data; then, on small fits built
+by hand for each likelihood family, what the figures draw: the discrete predictive
+checks, shrinkage against each group's precision, and estimates on the response scale."""
 
 import arviz as az
 import numpy as np
@@ -8,6 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from matplotlib.image import imread
+from scipy import special
 
 from pooling import figures
 from pooling.compare import load_fits, loo, loo_table
@@ -172,3 +175,230 @@ def test_narrow_flags_chains_spanning_few_float32_steps_only():
     constant = np.full((2, 50, 3), 3, np.float32)
     assert figures._narrow(posterior(constant), ["x"]) == []  # no range: ArviZ's KDE copes
     assert figures._narrow(posterior(steps.astype(float)), ["x"]) == []  # float64 bins that finely
+
+
+def hand_fit(family, rows, theta, predictive, y, **constant):
+    """A fit's InferenceData as fit.py lays it out, built directly: `rows` per group,
+    theta (chain, draw, group), predictive draws (chain, draw, obs); `constant` adds
+    trials, offset, se or U (with `gamma` posterior draws)."""
+    index = np.repeat(np.arange(len(rows)), rows).astype(np.int32)
+    chains, draws = np.shape(theta)[:2]
+    mu = np.linspace(-0.5, 0.5, chains * draws).reshape(chains, draws)
+    posterior = {"theta": np.asarray(theta, np.float32), "mu": mu.astype(np.float32),
+                 "tau": np.ones((chains, draws), np.float32)}
+    if "gamma" in constant:
+        posterior["gamma"] = constant.pop("gamma")
+    idata = az.from_dict(
+        posterior=posterior,
+        posterior_predictive={"y": np.asarray(predictive, np.float32)},
+        observed_data={"y": np.asarray(y, float)},
+        constant_data={"group_index": index, "group_size": np.asarray(rows), **constant},
+        coords={"group": [f"g{k}" for k in range(len(rows))], "obs": np.arange(index.size)},
+        dims={"theta": ["group"], "gamma": ["group_predictor"], "y": ["obs"], "group_index": ["obs"],
+              "group_size": ["group"], "trials": ["obs"], "offset": ["obs"], "se": ["obs"],
+              "U": ["group", "group_predictor"]},
+    )
+    idata.attrs = {"family": family, "strategy": "partial_pooling"}
+    return idata
+
+
+def random_fit(family, rows, seed=0, **constant):
+    """hand_fit with random theta and predictive draws of the family's kind of response."""
+    rng = np.random.default_rng(seed)
+    obs = int(np.sum(rows))
+    theta = rng.normal(0, 1, size=(2, 30, len(rows)))
+    n = constant.get("trials", np.ones(obs))
+    draw = {"bernoulli": lambda size: rng.binomial(1, 0.4, size),
+            "binomial": lambda size: rng.binomial(n.astype(int), 0.4, size),
+            "poisson": lambda size: rng.poisson(3, size),
+            "gaussian": lambda size: rng.normal(0, 1, size)}[family]
+    return hand_fit(family, rows, theta, draw((2, 30, obs)), draw(obs), **constant)
+
+
+def scatter(fig, label):
+    """(x, y) of the points of the scatter labelled `label` in the figure's first axes."""
+    (points,) = [c for c in fig.axes[0].collections if c.get_label() == label]
+    return points.get_offsets()[:, 0].data, points.get_offsets()[:, 1].data
+
+
+def bars(fig, label):
+    """(heights, bottoms) of the bars labelled `label` in the figure's first axes."""
+    (container,) = [c for c in fig.axes[0].containers if c.get_label() == label]
+    return (np.array([bar.get_height() for bar in container]),
+            np.array([bar.get_y() for bar in container]))
+
+
+def test_shrinkage_of_a_binomial_fit_is_drawn_against_trials_on_the_probability_scale(tmp_path):
+    rows = [2, 3, 1, 4]
+    trials = np.array([10, 20, 5, 5, 5, 40, 1, 2, 3, 4], float)
+    separate, pooled = random_fit("binomial", rows, 1, trials=trials), random_fit("binomial", rows, 2, trials=trials)
+    fig = figures.shrinkage(separate, pooled, tmp_path / "shrinkage.png")
+    x, y = scatter(fig, "no pooling")
+    np.testing.assert_array_equal(x, [30, 15, 40, 10])  # trials per group, exactly: no jitter
+    assert fig.axes[0].get_xlabel() == "trials in group"
+    expected = special.expit(separate.posterior["theta"].values).mean((0, 1))
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    assert np.all((y > 0) & (y < 1))
+    x, y = scatter(fig, "partial pooling")
+    np.testing.assert_array_equal(x, [30, 15, 40, 10])
+    np.testing.assert_allclose(y, special.expit(pooled.posterior["theta"].values).mean((0, 1)), rtol=1e-6)
+    assert fig.axes[0].get_ylabel() == "posterior mean: probability of success per trial, expit(theta)"
+    (centre,) = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("population centre")]
+    mean_expit_mu = special.expit(pooled.posterior["mu"].values).mean()
+    np.testing.assert_allclose(centre.get_ydata(), mean_expit_mu, rtol=1e-6)
+    assert centre.get_label() == f"population centre, expit(mu) = {mean_expit_mu:.3g}"
+
+
+@pytest.mark.parametrize("family, constant, expected, label", [
+    ("gaussian", {"se": np.array([1, 2, 2, 4, 0.5, 10])}, [1.5, 1 / 16 + 4 + 1 / 100],
+     "precision, sum of 1/se² over the group's rows"),
+    ("poisson", {"offset": np.log([1, 2, 3, 0.5, 0.5, 7])}, [6, 8], "exposure in group, sum of exp(offset)"),
+    ("poisson", {}, [3, 3], "rows in group"),
+    ("binomial", {"trials": np.array([1, 2, 3, 10, 10, 10.0])}, [6, 30], "trials in group"),
+    ("bernoulli", {}, [3, 3], "trials in group"),  # a bernoulli row is one trial
+    ("gaussian", {}, [3, 3], "rows in group"),
+])
+def test_precision_is_what_decides_shrinkage_for_each_design(family, constant, expected, label):
+    weights, measure = figures.precision(random_fit(family, [3, 3], **constant))
+    np.testing.assert_allclose(weights, expected)
+    assert measure == label
+
+
+def test_equal_precision_is_said_and_drawn_against_the_no_pooling_estimate(tmp_path):
+    """Ten rows in every group (sleepstudy): the precision axis would be one point, and
+    jittering it would invent differences; each group is placed at its no-pooling estimate."""
+    separate, pooled = random_fit("gaussian", [10] * 5, 1), random_fit("gaussian", [10] * 5, 2)
+    fig = figures.shrinkage(separate, pooled, tmp_path / "shrinkage.png")
+    x, y = scatter(fig, "no pooling")
+    estimates = separate.posterior["theta"].values.mean((0, 1))
+    np.testing.assert_allclose(x, estimates, rtol=1e-6)
+    np.testing.assert_array_equal(x, y)  # no pooling lies on the diagonal
+    x, y = scatter(fig, "partial pooling")
+    np.testing.assert_allclose(x, estimates, rtol=1e-6)
+    np.testing.assert_allclose(y, pooled.posterior["theta"].values.mean((0, 1)), rtol=1e-6)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "no-pooling estimate: mean response, theta (identity link)"
+    assert ax.get_title().split("\n")[1] == (
+        "every group has the same precision (rows in group: 10), so each is drawn against its no-pooling estimate")
+
+
+def test_known_standard_errors_give_the_shrinkage_axis(tmp_path):
+    """Eight schools: one row per group, so rows are all equal, but the known se differ."""
+    se = np.array([15, 10, 16, 11, 9, 11, 10, 18.0])
+    separate, pooled = (random_fit("gaussian", [1] * 8, seed, se=se) for seed in (1, 2))
+    fig = figures.shrinkage(separate, pooled, tmp_path / "shrinkage.png")
+    x, _ = scatter(fig, "partial pooling")
+    np.testing.assert_allclose(x, se**-2)
+    assert fig.axes[0].get_xlabel() == "precision, sum of 1/se² over the group's rows"
+    assert "same precision" not in fig.axes[0].get_title()
+
+
+def test_shrinkage_centres_with_group_predictors_are_on_the_response_scale(tmp_path):
+    rows = [2, 5, 9]
+    U = np.array([[0.0, 1], [1, 0], [2, -1]])
+    gamma = np.random.default_rng(3).normal(size=(2, 30, 2))
+    separate = random_fit("poisson", rows, 1)
+    pooled = random_fit("poisson", rows, 2, U=U, gamma=gamma)
+    fig = figures.shrinkage(separate, pooled, tmp_path / "shrinkage.png")
+    x, centres = scatter(fig, "population centre of the group, exp(mu + U gamma)")
+    np.testing.assert_array_equal(x, rows)
+    mu = pooled.posterior["mu"].values[..., None]
+    np.testing.assert_allclose(centres, np.exp(mu + gamma @ U.T).mean((0, 1)), rtol=1e-5)
+    _, y = scatter(fig, "partial pooling")
+    np.testing.assert_allclose(y, np.exp(pooled.posterior["theta"].values).mean((0, 1)), rtol=1e-6)
+    assert fig.axes[0].get_ylabel() == "posterior mean: mean count per row, exp(theta)"
+
+
+def test_forest_shows_the_response_scale_and_says_so(tmp_path):
+    idata = random_fit("poisson", [3, 4, 5], offset=np.zeros(12))
+    fig = figures.forest({"partial_pooling": idata}, tmp_path / "forest.png")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "response scale: rate per unit of exposure, exp(theta)"
+    assert ax.get_title() == "Group estimates on the response scale, 90% HDI"
+    points = [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "o"]
+    medians = np.median(np.exp(idata.posterior["theta"].values), axis=(0, 1))  # plot_forest's point: the median
+    np.testing.assert_allclose(points, medians[::-1], rtol=1e-5)  # drawn bottom up
+
+
+def test_forest_of_a_gaussian_fit_is_theta_itself(tmp_path):
+    idata = random_fit("gaussian", [3, 4, 5])
+    idata.attrs.pop("family")  # fits written before families: gaussian
+    fig = figures.forest({"partial_pooling": idata}, tmp_path / "forest.png")
+    assert fig.axes[0].get_xlabel() == "response scale: mean response, theta (identity link)"
+    points = [line.get_xdata()[0] for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(points, np.median(idata.posterior["theta"].values, axis=(0, 1))[::-1], rtol=1e-5)
+
+
+def test_bin_counts_match_histogram_and_keep_the_tails():
+    values = np.array([[0, 1, 1, 3, 7, 9, 2.5], [0.5, 0.5, 0.5, 8, 8, 8, 8]])
+    edges = np.array([0.5, 2.5, 4.5, 6.5])
+    inside = [np.histogram(row[(row >= 0.5) & (row <= 6.5)], edges)[0] for row in values]
+    counts = figures.bin_counts(values, edges)
+    np.testing.assert_array_equal(counts - inside, [[1, 0, 2], [0, 0, 4]])  # beyond: outer bins
+    np.testing.assert_array_equal(figures.integer_edges(5), np.arange(-0.5, 6))
+    wide = figures.integer_edges(199)  # 200 values: 5 per bar, 40 bars
+    assert len(wide) - 1 == figures.MAX_BARS and np.all(np.diff(wide) == 5) and wide[-1] >= 199.5
+
+
+def test_count_ppc_is_a_hanging_rootogram_of_the_observed_counts(tmp_path):
+    idata = random_fit("poisson", [10, 15, 5])
+    y = idata.observed_data["y"].values
+    predicted = idata.posterior_predictive["y"].values.reshape(60, -1)
+    fig = figures.posterior_predictive(idata, tmp_path / "ppc.png", "counts, partial pooling")
+    assert fig.get_suptitle() == "Posterior predictive check: counts, partial pooling (poisson)"
+    heights, bottoms = bars(fig, "observed, √count")
+    top = int(np.ceil(max(y.max(), np.quantile(predicted, 0.99))))
+    assert len(heights) == top + 1  # one bar per count 0..top
+    np.testing.assert_allclose(heights**2, np.bincount(y.astype(int), minlength=top + 1))
+    expected = np.array([(np.minimum(predicted, top) == k).sum(axis=1).mean() for k in range(top + 1)])
+    np.testing.assert_allclose(bottoms, np.sqrt(expected) - heights, atol=1e-12)
+    (mean,) = [line for line in fig.axes[0].get_lines() if line.get_label() == "posterior predictive mean, √count"]
+    np.testing.assert_allclose(mean.get_ydata(), np.sqrt(expected))
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(top + 1))
+
+
+def test_binomial_ppc_counts_successes_when_trials_are_equal(tmp_path):
+    idata = random_fit("binomial", [4, 4], trials=np.full(8, 6.0))
+    fig = figures.posterior_predictive(idata, tmp_path / "ppc.png", "binomial")
+    heights, _ = bars(fig, "observed, √count")
+    y = idata.observed_data["y"].values.astype(int)
+    np.testing.assert_allclose(heights**2, np.bincount(y, minlength=7))  # successes 0..6
+    assert fig.axes[0].get_xlabel() == "successes out of 6 trials"
+
+
+def test_binomial_ppc_bins_proportions_when_trials_differ(tmp_path):
+    trials = np.array([1, 5, 10, 50, 100, 200, 3, 7.0])
+    idata = random_fit("binomial", [4, 4], trials=trials)
+    fig = figures.posterior_predictive(idata, tmp_path / "ppc.png", "binomial")
+    heights, _ = bars(fig, "observed, √count")
+    share = idata.observed_data["y"].values / trials
+    np.testing.assert_allclose(heights**2, np.histogram(share, np.linspace(0, 1, 11))[0])
+    assert fig.axes[0].get_xlabel() == "share of successes in the row (binned: trials differ, 1 to 200)"
+
+
+def test_bernoulli_ppc_compares_each_groups_share_of_ones(tmp_path):
+    rows = [4, 6, 5]
+    idata = random_fit("bernoulli", rows)
+    y = idata.observed_data["y"].values
+    index = np.repeat(np.arange(3), rows)
+    share = np.bincount(index, weights=y) / rows
+    order = np.argsort(share, kind="stable")
+    fig = figures.posterior_predictive(idata, tmp_path / "ppc.png", "binary")
+    heights, bottoms = bars(fig, "observed share of 1s")
+    np.testing.assert_allclose(heights, share[order])
+    assert np.all(bottoms == 0)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [f"g{k}" for k in order]
+    predicted = idata.posterior_predictive["y"].values.reshape(60, -1)
+    drawn = np.stack([np.bincount(index, weights=draw) / rows for draw in predicted])
+    (means,) = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(means.get_ydata(), drawn.mean(0)[order])
+    assert fig.axes[0].get_xlabel().startswith(f"group; overall share of 1s observed {y.mean():.3g}, predicted ")
+
+
+def test_discrete_checks_summarise_evenly_spaced_draws(monkeypatch):
+    """Above CHECK_DRAWS predictive draws the tallies use that many, first and last kept,
+    so a large fit's draws x rows arrays stay bounded."""
+    idata = random_fit("poisson", [3, 4])
+    monkeypatch.setattr(figures, "CHECK_DRAWS", 7)
+    every = idata.posterior_predictive["y"].values.reshape(60, -1)
+    np.testing.assert_array_equal(figures._predicted(idata), every[[0, 10, 20, 30, 39, 49, 59]])

@@ -6,13 +6,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from . import strategies  # noqa: E402
+from . import families, strategies  # noqa: E402
 from .uniformity import bins, eval_points, pit  # noqa: E402
 
 HYPER = ("mu", "tau", "sigma", "beta", "gamma")
 SHOWN_GROUPS = 100  # per-group panels beyond this would be unreadable (and too tall to draw)
+MAX_BARS = 40  # more bars than this are too thin to read: wider bins of whole numbers instead
+INTERVAL = (0.05, 0.95)  # predictive intervals of the discrete checks
+CHECK_DRAWS = 500  # predictive draws the discrete checks summarise (see _predicted)
+INVERSE_LINK_NAME = {"identity": "", "logit": "expit", "log": "exp"}
 
 
 def strategy_label(strategy):
@@ -31,75 +36,297 @@ def _figure(axes):
     return np.ravel(axes)[0].get_figure()
 
 
+def _evenly(values):
+    """Indices of `values` in rank order, thinned to SHOWN_GROUPS evenly spaced over the
+    ranks when there are more, so the extremes and the middle are all shown."""
+    order = np.argsort(values, kind="stable")
+    if len(order) <= SHOWN_GROUPS:
+        return order
+    return order[np.linspace(0, len(order) - 1, SHOWN_GROUPS).round().astype(int)]
+
+
 def _shown(idata):
     """Coords of at most SHOWN_GROUPS groups, evenly spaced over the ranks of the
-    posterior means of theta (so the extremes and the middle are all shown), and a
-    note saying so; all groups when there are no more."""
+    posterior means of theta, and a note saying so; all groups when there are no more."""
     theta = idata.posterior["theta"].mean(("chain", "draw"))
     if theta.sizes["group"] <= SHOWN_GROUPS:
         return {}, ""
-    order = np.argsort(theta.values)
-    picked = order[np.linspace(0, len(order) - 1, SHOWN_GROUPS).round().astype(int)]
+    picked = _evenly(theta.values)
     return ({"group": theta["group"].values[np.sort(picked)]},
-            f": {SHOWN_GROUPS} of {len(order)} groups, evenly spaced by posterior mean")
+            f": {SHOWN_GROUPS} of {theta.sizes['group']} groups, evenly spaced by posterior mean")
+
+
+def family_of(idata):
+    """The fit's likelihood family; fits written before there were families are gaussian."""
+    return families.named(idata.attrs.get("family", "gaussian"))
+
+
+def response_scale(idata):
+    """What theta means once its link is undone, as axis labels print it: a reader of
+    a logit or log fit thinks in probabilities and rates, not in log-odds."""
+    family = family_of(idata)
+    if family.response == "count":
+        what = "rate per unit of exposure" if "offset" in idata.constant_data else "mean count per row"
+    else:
+        what = {"numeric": "mean response", "binary": "probability of a 1",
+                "proportion": "probability of success per trial"}[family.response]
+    identity = " (identity link)" if family.link == "identity" else ""
+    at_zero = " at predictors 0" if "beta" in idata.posterior else ""
+    return f"{what}, {_through_link(family, 'theta')}{identity}{at_zero}"
+
+
+def _through_link(family, expression):
+    """`expression` as the response scale shows it: expit(theta), exp(mu), or as is."""
+    name = INVERSE_LINK_NAME[family.link]
+    return f"{name}({expression})" if name else expression
+
+
+def response_draws(idata, name="theta"):
+    """Posterior draws of `name` through the inverse link, draw by draw, so that means
+    and intervals are those of the probability or rate itself (the inverse link of a
+    posterior mean is not the posterior mean of the inverse link)."""
+    return family_of(idata).inverse_link(idata.posterior[name])
+
+
+def group_estimates(idata):
+    """Each group's posterior mean on the response scale."""
+    return response_draws(idata).mean(("chain", "draw")).values
+
+
+def precision(idata):
+    """(each group's precision, its axis label): what decides how far partial pooling
+    moves a group. Known standard errors give sum(1/se^2) over the group's rows; with
+    a binomial or bernoulli likelihood it is the trials (a row without `trials` is one
+    trial); with counts the exposure, sum(exp(offset)), when there is an offset; else
+    the number of rows."""
+    constant = idata.constant_data
+    index = constant["group_index"].values
+
+    def total(weights):
+        return np.bincount(index, weights=weights, minlength=idata.posterior.sizes["group"])
+
+    family = family_of(idata)
+    if "se" in constant:
+        return total(constant["se"].values.astype(float) ** -2), "precision, sum of 1/se² over the group's rows"
+    if family.has_trials:
+        trials = constant["trials"].values if "trials" in constant else np.ones(index.size)
+        return total(trials.astype(float)), "trials in group"
+    if family.response == "count" and "offset" in constant:
+        return total(np.exp(constant["offset"].values.astype(float))), "exposure in group, sum of exp(offset)"
+    return constant["group_size"].values.astype(float), "rows in group"
 
 
 def forest(fits, out):
-    """theta of every fitted strategy side by side, one row per group."""
-    coords, note = _shown(list(fits.values())[-1])
-    n_groups = len(coords["group"]) if coords else next(iter(fits.values())).posterior.sizes["group"]
+    """Every group's estimate under every fitted strategy side by side, on the response
+    scale: for a logit or log link that is the inverse link of theta, draw by draw."""
+    last = list(fits.values())[-1]
+    coords, note = _shown(last)
+    n_groups = len(coords["group"]) if coords else last.posterior.sizes["group"]
     axes = az.plot_forest(
         list(fits.values()), model_names=[strategy_label(s) for s in fits], var_names=["theta"],
-        coords=coords, combined=True, hdi_prob=0.9,
+        transform={"theta": family_of(last).inverse_link}, coords=coords, combined=True, hdi_prob=0.9,
         figsize=(7, 1.5 + 0.35 * n_groups * len(fits) ** 0.5),
     )
-    axes[0].set_title(f"Group means (theta), 90% HDI{note}")
+    axes[0].set_title(f"Group estimates on the response scale, 90% HDI{note}")
+    axes[0].set_xlabel(f"response scale: {response_scale(last)}")
     legend = axes[0].get_legend()
     if legend is not None:
         labels = [text.get_text() for text in legend.get_texts()]
         axes[0].legend(legend.legend_handles, labels, loc="upper left",
                        bbox_to_anchor=(1.01, 1), frameon=False)
-    _save(_figure(axes), out)
+    return _save(_figure(axes), out)
+
+
+def _population(ax, idata, x):
+    """The centre partial pooling shrinks towards, on the response scale: the inverse
+    link of mu, or of mu + U gamma for each group when there are group-level predictors
+    (for a non-identity link, that of a typical group, not the mean over groups)."""
+    posterior = idata.posterior
+    family = family_of(idata)
+    if "gamma" in posterior:
+        centre = posterior["mu"] + xr.dot(idata.constant_data["U"], posterior["gamma"], dim="group_predictor")
+        values = family.inverse_link(centre).mean(("chain", "draw")).values
+        ax.scatter(x, values, s=14, marker="_", color="C3", zorder=4,
+                   label=f"population centre of the group, {_through_link(family, 'mu + U gamma')}")
+    else:
+        value = float(response_draws(idata, "mu").mean())
+        ax.axhline(value, color="C3", ls="--", lw=1,
+                   label=f"population centre, {_through_link(family, 'mu')} = {value:.3g}")
 
 
 def shrinkage(no_pooling, partial_pooling, out):
-    """No-pooling vs partial-pooling group means against group size: small groups
-    move furthest towards the population mean (mu, or mu + U gamma per group when
-    there are group-level predictors)."""
-    sizes = partial_pooling.constant_data["group_size"].values
-    separate = no_pooling.posterior["theta"].mean(("chain", "draw")).values
-    posterior = partial_pooling.posterior.mean(("chain", "draw"))
-    pooled = posterior["theta"].values
-    mu = float(posterior["mu"])
-    jitter = 1 + 0.04 * (np.arange(len(sizes)) % 5 - 2)
-    x = sizes * jitter
+    """Each group's no-pooling and partial-pooling estimate on the response scale,
+    joined by a line, against the group's precision: imprecise groups move furthest
+    towards the population centre. When every group has the same precision (eight
+    schools without se, a balanced design) that axis would be one point, so the groups
+    are drawn against their no-pooling estimate instead (no pooling on the diagonal)
+    and the figure says so; the axis is never jittered, as jitter would read as data."""
+    separate, pooled = group_estimates(no_pooling), group_estimates(partial_pooling)
+    weights, measure = precision(partial_pooling)
+    scale = response_scale(partial_pooling)
+    same = np.allclose(weights, weights[0], rtol=1e-6, atol=0)  # relative: 1/se² can be tiny
+    x = separate if same else weights
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.vlines(x, separate, pooled, color="0.7", lw=0.8, zorder=1)
     ax.scatter(x, separate, s=18, color="C0", label="no pooling", zorder=2)
     ax.scatter(x, pooled, s=18, color="C1", label="partial pooling", zorder=3)
-    if "gamma" in posterior:
-        centers = mu + partial_pooling.constant_data["U"].values @ posterior["gamma"].values
-        ax.scatter(x, centers, s=14, marker="_", color="C3", zorder=4,
-                   label="population mean of the group, mu + U gamma")
+    _population(ax, partial_pooling, x)
+    title = "Shrinkage towards the population centre"
+    if same:
+        ax.axline((separate[0], separate[0]), slope=1, color="0.85", lw=0.8, zorder=0)
+        ax.set_xlabel(f"no-pooling estimate: {scale}")
+        title += (f"\nevery group has the same precision ({measure}: {weights[0]:g}), "
+                  "so each is drawn against its no-pooling estimate")
     else:
-        ax.axhline(mu, color="C3", ls="--", lw=1, label=f"population mean mu = {mu:.3g}")
-    if sizes.max() > 2 * max(sizes.min(), 1):
-        ax.set_xscale("log")
-    ax.set_xlabel("observations in group")
-    ax.set_ylabel("posterior mean of theta")
-    ax.set_title("Shrinkage towards the population mean")
-    ax.legend(frameon=False)
-    _save(fig, out)
+        if weights.min() > 0 and weights.max() > 2 * weights.min():
+            ax.set_xscale("log")
+        ax.set_xlabel(measure)
+    ax.set_ylabel(f"posterior mean: {scale}")
+    ax.set_title(title, fontsize=10)
+    _legend_outside(ax)
+    return _save(fig, out)
+
+
+def _legend_outside(ax):
+    """A legend right of the axes: bars and intervals fill the whole panel."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
+
+
+def _per_row_bincount(indices, length, weights=None):
+    """np.bincount of every row of a 2-D `indices` at once (each row its own tally of
+    `length` bins): one pass over draws x rows instead of a Python loop over draws."""
+    offsets = np.arange(indices.shape[0])[:, None] * length
+    tally = np.bincount((indices + offsets).ravel(), minlength=indices.shape[0] * length,
+                        weights=None if weights is None else weights.ravel())
+    return tally.reshape(indices.shape[0], length)
+
+
+def bin_counts(values, edges):
+    """How many of each row's values fall in each bin of `edges`, np.histogram's bins
+    ([a, b), the last one closed); values beyond the outer edges count in the outer
+    bins, so a rare large predictive count is not lost from the check."""
+    values = np.atleast_2d(values)
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    return _per_row_bincount(bins, len(edges) - 1)
+
+
+def integer_edges(top):
+    """Edges of bins for the whole numbers 0..top: one value per bin, or as many per
+    bin as keep the bars at most MAX_BARS."""
+    width = -(-(top + 1) // MAX_BARS)
+    return np.arange(-0.5, top + width + 0.5, width)
+
+
+def _predicted(idata):
+    """Predictive draws as (draws, rows), float64, at most CHECK_DRAWS of them evenly
+    spaced: enough for the mean and 90% interval of a count, and at 20,000 rows (the
+    most a fit keeps every draw of) the draws x rows tallies stay near 100 MB."""
+    predictive = idata.posterior_predictive["y"]
+    draws = predictive.transpose("chain", "draw", "obs").values.reshape(-1, predictive.sizes["obs"])
+    kept = np.linspace(0, len(draws) - 1, min(len(draws), CHECK_DRAWS)).round().astype(int)
+    return draws[kept].astype(float)
+
+
+def rootogram(ax, observed, predicted, edges):
+    """Hanging rootogram (Kleiber & Zeileis 2016): each bin's observed count, as a bar
+    of height sqrt(count), hangs from the predictive mean count (points, sqrt scale), so
+    misfit is where a bar's bottom leaves zero, and the square root keeps the rare values'
+    bins readable beside the common ones. Grey boxes: where the bottom would lie for 90%
+    of the replicated datasets."""
+    seen = bin_counts(observed, edges)[0]
+    drawn = bin_counts(predicted, edges)
+    expected = np.sqrt(drawn.mean(0))
+    low, high = np.sqrt(np.quantile(drawn, INTERVAL, axis=0))
+    centres, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    ax.bar(centres, high - low, widths, bottom=expected - high, color="0.88",
+           label="90% predictive range of the bottom")
+    ax.bar(centres, np.sqrt(seen), 0.6 * widths, bottom=expected - np.sqrt(seen), color="C0", alpha=0.8,
+           label="observed, √count")
+    ax.plot(centres, expected, "o-", ms=3, color="C3", label="posterior predictive mean, √count")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("√count (bars hang from the predictive mean)")
+    _legend_outside(ax)
+
+
+def _counts_ppc(idata, ax):
+    """Poisson and negative binomial: a rootogram of the counts 0..the largest observed
+    (or 99th percentile predictive, if larger), the tail above in the last bar."""
+    observed, predicted = idata.observed_data["y"].values, _predicted(idata)
+    top = int(np.ceil(max(observed.max(), np.quantile(predicted, 0.99))))
+    rootogram(ax, observed, predicted, integer_edges(top))
+    beyond = f"; draws above {top} in the last bar" if predicted.max() > top else ""
+    ax.set_xlabel(f"count{beyond}")
+
+
+def _successes_ppc(idata, ax):
+    """Binomial: a rootogram of the successes when every row has the same number of
+    trials (then a count of successes means the same in every row and takes at most
+    trials + 1 values); otherwise of the proportions successes/trials in ten bins of
+    [0, 1], because success counts out of differing trials mix incomparable scales
+    (3 of 5 and 3 of 500 would share a bar)."""
+    observed, predicted = idata.observed_data["y"].values, _predicted(idata)
+    trials = idata.constant_data["trials"].values
+    if np.all(trials == trials[0]):
+        rootogram(ax, observed, predicted, integer_edges(int(trials[0])))
+        ax.set_xlabel(f"successes out of {trials[0]:g} trials")
+    else:
+        rootogram(ax, observed / trials, predicted / trials, np.linspace(0, 1, 11))
+        ax.set_xlabel(f"share of successes in the row (binned: trials differ, {trials.min():g} to {trials.max():g})")
+
+
+def _share_ppc(idata, ax):
+    """Bernoulli: each group's share of 1s (bars) against the posterior predictive
+    share of its rows (mean and 90% interval). A histogram of 0s and 1s would only
+    check the overall share, which any model with an intercept fits; the groups' shares
+    are what pooling changes. Groups in order of observed share, at most SHOWN_GROUPS."""
+    observed, predicted = idata.observed_data["y"].values, _predicted(idata)
+    index = idata.constant_data["group_index"].values
+    labels = idata.posterior["group"].values
+    rows = np.bincount(index, minlength=labels.size)
+    share = np.bincount(index, weights=observed, minlength=labels.size) / rows
+    drawn = _per_row_bincount(np.broadcast_to(index, predicted.shape), labels.size, predicted) / rows
+    shown = _evenly(share)
+    low, high = np.quantile(drawn[:, shown], INTERVAL, axis=0)
+    mean, at = drawn[:, shown].mean(0), np.arange(shown.size)
+    ax.bar(at, share[shown], 0.7, color="C0", alpha=0.8, label="observed share of 1s")
+    ax.errorbar(at, mean, [mean - low, high - mean], fmt="o", ms=3, color="C3",
+                label="posterior predictive share, mean and 90% interval")
+    ax.set_xticks(at, labels[shown], rotation=90 if shown.size > 12 else 0, fontsize=7)
+    ax.get_figure().set_size_inches(max(7, 0.12 * shown.size), 4.5)
+    overall = predicted.mean(1)
+    some = f" ({shown.size} of {labels.size}, evenly spaced by share)" if shown.size < labels.size else ""
+    ax.set_xlabel(f"group{some}; overall share of 1s observed {observed.mean():.3g}, predicted "
+                  f"{overall.mean():.3g} (90%: {np.quantile(overall, INTERVAL[0]):.3g} to "
+                  f"{np.quantile(overall, INTERVAL[1]):.3g})")
+    ax.set_ylabel("share of 1s")
+    _legend_outside(ax)
+
+
+DISCRETE_CHECKS = {"count": _counts_ppc, "proportion": _successes_ppc, "binary": _share_ppc}
 
 
 def posterior_predictive(idata, out, title):
+    """Posterior predictive check that suits the response: a density of a continuous
+    one, bars of a discrete one (a density of whole numbers smears mass between them,
+    and az.plot_ppc in ArviZ 0.23 draws even integer data as per-draw density lines,
+    on bins chosen anew for every draw, and the stored float32 draws as KDEs)."""
+    family = family_of(idata)
+    heading = f"Posterior predictive check: {title}"
+    if family.discrete:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        DISCRETE_CHECKS[family.response](idata, ax)
+        fig.suptitle(f"{heading} ({family.name})")
+        return _save(fig, out)
+    return _density_ppc(idata, out, heading)
+
+
+def _density_ppc(idata, out, heading):
     """Densities of the observed response and of predictive draws (az.plot_ppc). A
     constant response (allowed: default priors then take s = 1) has no density, and
     its fit predicts draws too narrow for ArviZ's KDE to bin: there each predictive
     draw is a row of points over the observed value, and the title says why."""
     kept = idata.posterior_predictive.sizes["chain"] * idata.posterior_predictive.sizes["draw"]
     observed = idata.observed_data["y"].values
-    heading = f"Posterior predictive check: {title}"
     if np.ptp(observed) > 0:
         axes = az.plot_ppc(idata, num_pp_samples=min(100, kept), random_seed=0, figsize=(7, 4))
     else:

@@ -164,7 +164,7 @@ def provenance(dataset, strategy, settings, storage, columns, priors, source_csv
         "storage": json.dumps(storage, sort_keys=True),
         "data_columns": json.dumps(columns, sort_keys=True),
         "formula": model_formula(columns),
-        "family": columns.get("family", "gaussian"),
+        "family": settings.get("family", "gaussian"),
         "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
         "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()}),
         "source_csv": str(source_csv),
