@@ -179,6 +179,8 @@ def response_values(table, family, response, key="response"):
 def finish(table, prepared, grouped):
     """Log the design's shape and warn about group sizes that need care."""
     sizes = prepared.groupby("group", sort=False).size()
+    if "trials" in prepared:  # a binomial row of 45 trials is 45 observations
+        sizes = prepared.groupby("group", sort=False)["trials"].sum()
     if grouped and "se" not in prepared:
         _warn_about_sizes(table.path, sizes)
     log.info("%s: %d rows, %d groups", table.path, len(prepared), len(sizes))

@@ -33,13 +33,18 @@ DIMS = {
 }
 
 
+# numpyro's binomial sampler indexes tables by the trials: JAX's own integer type
+# (int64 with x64, as fit jobs run, else int32)
+INTEGER = jax.dtypes.canonicalize_dtype(np.int64)
+
+
 def model_data(data, strategy):
     """The ModelData of prepared `data` in row form. No pooling gets no U: group-level
     predictors are not identifiable there."""
     return ModelData(group=data.group, X=data.X,
                      U=data.U if strategies.named(strategy).group_predictors else None,
                      offset=data.offset, se=data.se,
-                     trials=None if data.trials is None else data.trials.astype(np.int32))
+                     trials=None if data.trials is None else data.trials.astype(INTEGER))
 
 
 def sampled_form(data, rows, family):
