@@ -12,6 +12,7 @@ import xarray as xr
 from arviz.stats.stats_utils import ELPDData
 from scipy.special import logsumexp
 
+from . import families
 from .data import stored_arrays
 from .fitfile import open_fit
 
@@ -28,14 +29,22 @@ def loo(idata, workers=1):
 
 def _row_log_lik(rows):
     """log p(y_i | draw) of `rows` for every draw: (rows, draws), in NumPy (compare
-    jobs do not load JAX, so not numpyro's log_likelihood of the row model)."""
+    jobs do not load JAX, so not numpyro's log_likelihood of the row model), under
+    the fit's family; known se are the gaussian's with sigma given."""
     arrays = _ARRAYS
-    mean = arrays["theta"][:, arrays["group"][rows]]
+    eta = arrays["theta"][:, arrays["group"][rows]]
     if arrays["X"] is not None:
-        mean = mean + arrays["beta"] @ arrays["X"][rows].T
-    scale = arrays["sigma"][:, None] if arrays["se"] is None else arrays["se"][rows]
-    z = (arrays["y"][rows] - mean) / scale
-    return (-0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)).T
+        eta = eta + arrays["beta"] @ arrays["X"][rows].T
+    if arrays["offset"] is not None:
+        eta = eta + arrays["offset"][rows]
+    if arrays["se"] is not None:
+        scale = arrays["se"][rows]
+        z = (arrays["y"][rows] - eta) / scale
+        return (-0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)).T
+    family = arrays["family"]
+    aux = {name: arrays[name][:, None] for name in family.auxiliary}
+    trials = None if arrays["trials"] is None else arrays["trials"][rows]
+    return family.log_density(arrays["y"][rows], eta, aux, trials).T
 
 
 def _score(rows):
@@ -66,9 +75,10 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
     else:
         ess = az.ess(idata.posterior, method="mean")
         reff = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples
+    family = families.named(idata.attrs.get("family", "gaussian"))
     draws = {name: stacked[name].values.astype(float) if name in stacked else None
-             for name in ("theta", "beta", "sigma")}
-    _share({**stored_arrays(idata), **draws, "reff": reff})
+             for name in ("theta", "beta", *families.AUXILIARY)}
+    _share({**stored_arrays(idata), **draws, "family": family, "reff": reff})
     step = max(1, chunk // n_samples)
     blocks = [slice(start, start + step) for start in range(0, n_rows, step)]
     if workers > 1 and len(blocks) > 1:
