@@ -179,7 +179,7 @@ def test_entry_checks_list_every_problem_without_snakemake():
 
     config = {"priors": {"tau": "normal(0, 1)"}, "datasets": {
         "sbc": {"path": "x.csv", "response": "y"},
-        "sim": {"simulate": {"groups": 3, "group_sizes": [2, 2]}, "response": "y",
+        "sim": {"simulate": {"groups": 3, "group_sizes": [2, 2], "sigma": 1.0}, "response": "y",
                 "priors": {"mu": "normal 0"}},
     }}
     with pytest.raises(ConfigError) as error:
@@ -198,7 +198,7 @@ def test_entry_checks_list_every_problem_without_snakemake():
         "datasets.sim.simulate.group_sizes: has 2 sizes but groups is 3; give one size per group "
         "or a single number",
     ]
-    config["datasets"] = {"sim": {"simulate": {"groups": 2, "group_sizes": 5}, "response": "y"}}
+    config["datasets"] = {"sim": {"simulate": {"groups": 2, "group_sizes": 5, "sigma": 1.0}, "response": "y"}}
     config["priors"] = {}
     check_entries(config)  # a single size for every group is fine
 
@@ -215,6 +215,8 @@ def test_model_keys_are_checked_before_any_job():
         "d": {"path": "d.csv", "response": "y", "family": "binomial"},
         "e": {"path": "e.csv", "formula": "y ~ x + (1 + x | g)"},
         "f": {"path": "f.csv", "formula": "p(s, n) ~ 1 + (1 | g)", "family": "binomial"},
+        "g": {"simulate": {"groups": 2, "group_sizes": 5, "sigma": 1.0, "trials": 3}, "response": "y",
+              "family": "poisson"},
     }}
     with pytest.raises(ConfigError) as error:
         check_entries(config)
@@ -228,6 +230,8 @@ def test_model_keys_are_checked_before_any_job():
         "(1 | group)` instead of `response`",
         "datasets.e.formula: formula 'y ~ x + (1 + x | g)' has 1|g, x|g: varying slopes and several "
         "grouping terms are not supported yet: use one (1 | group)",
+        "datasets.g.simulate.trials: family binomial needs trials per row, and no other family takes them "
+        "(family is poisson)",
     ]
 
 

@@ -6,7 +6,7 @@ import zipfile
 
 import pandas as pd
 
-from pooling.sbc import QUANTITIES, run
+from pooling.sbc import quantities, run
 from pooling.uniformity import summarize
 
 from helpers import read_config, snakemake, write_config
@@ -25,7 +25,7 @@ def test_ranks_are_uniform_for_the_simulating_model():
     assert len(ranks) == 50 * 5
     assert ranks["rank"].between(0, 49).all()
     summary = summarize(ranks, LEVEL).set_index("quantity")
-    assert list(summary.index) == [*QUANTITIES["partial_pooling"], "log_lik"]
+    assert list(summary.index) == [*quantities("partial_pooling"), "log_lik"]
     assert summary["uniform"].all(), summary.to_string()
     assert (summary["median_ess_bulk"] > 49).all(), "thinning should leave nearly independent draws"
 

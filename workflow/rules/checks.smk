@@ -129,7 +129,7 @@ def check_sbc(sources):
     """SBC's priors, once the schema has filled in its defaults."""
     try:
         for strategy in config["sbc"]["strategies"]:
-            explicit_priors(strategy, config["sbc"]["priors"])
+            explicit_priors(strategy, config["sbc"]["priors"], family=config["sbc"]["family"])
     except PoolingError as error:
         stop(error, ("sbc", "priors"), sources)
 

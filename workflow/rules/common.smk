@@ -2,7 +2,7 @@ import functools
 import os
 import re
 
-from pooling import STRATEGIES, strategies
+from pooling import STRATEGIES, families, strategies
 from pooling.priors import relevant_overrides
 from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
 
@@ -34,6 +34,14 @@ def get_setting(dataset, key):
 
 def get_strategies(dataset):
     return [s for s in STRATEGIES if s in get_setting(dataset, "strategies")]
+
+
+def get_simulate_design(wildcards):
+    """The simulate design, in the dataset's family (gaussian designs keep their params)."""
+    design = dict(config["datasets"][wildcards.dataset]["simulate"])
+    if get_family(wildcards.dataset) != "gaussian":
+        design["family"] = get_family(wildcards.dataset)
+    return design
 
 
 def get_source_csv(wildcards):
@@ -187,10 +195,17 @@ def get_sbc_params(wildcards):
     settings.update(target_accept=config["target_accept"], max_tree_depth=config["max_tree_depth"])
     if strategies.named(wildcards.strategy).estimates_tau:
         settings["parameterization"] = config["parameterization"]
+    family = sbc["family"]
+    design = {"family": family}
+    if families.named(family).response == "proportion":
+        design["trials"] = sbc["trials"]
+    if "exposure" in sbc:
+        design["exposure"] = sbc["exposure"]
     return {
+        **design,
         "groups": sbc["groups"],
         "group_size": sbc["group_size"],
-        "priors": relevant_overrides(wildcards.strategy, sbc["priors"]),
+        "priors": relevant_overrides(wildcards.strategy, sbc["priors"], family),
         "settings": settings,
         "seed": sbc["seed"],
         "simulations": sbc["simulations"],

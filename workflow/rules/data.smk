@@ -15,7 +15,7 @@ rule simulate_dataset:
     conda:
         "../../environment.yml"
     params:
-        design=lambda wildcards: config["datasets"][wildcards.dataset]["simulate"],
+        design=get_simulate_design,
     script:
         "../scripts/simulate_dataset.py"
 

@@ -38,7 +38,10 @@ rule plot_comparison:
             caption="../report/forest.rst",
             category="{dataset}",
             subcategory="Figures",
-            labels={"strategy": "all", "output": "forest plot of group estimates (response scale)"},
+            labels={
+                "strategy": "all",
+                "output": "forest plot of group estimates (response scale)",
+            },
         ),
         loo=report(
             "results/{dataset}/figures/loo_compare.png",

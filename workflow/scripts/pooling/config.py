@@ -208,6 +208,7 @@ def check_entries(config):
                          "(simulation-based calibration); rename the dataset"))
     for name, entry in config["datasets"].items():
         problems += _model_problems(name, entry)
+        problems += _simulate_problems(name, entry)
         design = entry.get("simulate", {})
         sizes = design.get("group_sizes")
         if isinstance(sizes, list) and len(sizes) != design["groups"]:
@@ -246,4 +247,21 @@ def _model_problems(name, entry):
     if "se" in entry and family != "gaussian":
         return [(("datasets", name, "se"), f"{where}.se: known standard errors are a gaussian-only "
                  f"key; remove `se` or set family: gaussian (family is {family})")]
+    return []
+
+
+def _simulate_problems(name, entry):
+    """A simulate design whose trials, exposure or truth the dataset's family would not read."""
+    from . import families
+    from .simulate import check_auxiliary, check_design
+
+    design = entry.get("simulate")
+    if not design or entry.get("family", "gaussian") not in families.NAMES:
+        return []
+    family, where = families.named(entry.get("family", "gaussian")), f"datasets.{name}.simulate"
+    try:
+        check_design(family, design.get("trials"), design.get("exposure"), where)
+        check_auxiliary(family, {k: design[k] for k in families.AUXILIARY if k in design}, where)
+    except PoolingError as error:
+        return [(("datasets", name, "simulate"), str(error))]
     return []
