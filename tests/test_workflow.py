@@ -132,7 +132,7 @@ def test_report_archive_holds_every_figure_and_table(run):
     for item in ("forest.png", "shrinkage.png", "loo_compare.png", "loo_compare.csv",
                  "priors.csv", "ppc_partial_pooling.png", "trace_no_pooling.png",
                  "complete_pooling.csv"):
-        assert names.count(item) == 3, item  # one per dataset
+        assert names.count(item) == 4, item  # one per dataset
     assert names.count("truth.json") == 1
-    for dataset in ("seed", "eight_schools", "simulated"):
+    for dataset in ("seed", "eight_schools", "efron_morris", "simulated"):
         assert f"Shrinkage in {dataset}:" in html  # captions rendered per dataset
