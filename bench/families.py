@@ -9,7 +9,6 @@ simulated data of radon's size (85 groups, about 1,000 rows, one row predictor) 
 """
 
 import argparse
-import csv
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import benchmark, copy_workflow, read_config, snakemake, write_config  # noqa: E402
+from helpers import benchmark, copy_workflow, read_config, snakemake, write_config, write_series  # noqa: E402
 
 SIZES = [(919, 85), (10**6, 10**4)]  # radon Minnesota's rows and counties; the large-data series' end
 FAMILIES = {
@@ -86,16 +85,7 @@ def main():
                     row.update(fit_s=fit_s, fit_peak_rss_mb=fit_mb, loo_and_logo_s=compare_s,
                                compare_peak_rss_mb=compare_mb, **gates(idata))
                 rows.append(row)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(ROOT / "bench" / "families.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    print(" | ".join(columns))
-    for row in rows:
-        print(" | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "not run"))
-                         for c in columns))
-
+    write_series(rows, ROOT / "bench" / "families.csv")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,6 @@ Sizes above --max-rows are listed as not run.
 """
 
 import argparse
-import csv
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import arviz as az
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import benchmark, copy_workflow, read_config, snakemake, write_config  # noqa: E402
+from helpers import benchmark, copy_workflow, read_config, snakemake, write_config, write_series  # noqa: E402
 
 SIZES = [(10**3, 10), (10**3, 10**2), (10**4, 10**2), (10**4, 10**3),
          (10**5, 10**3), (10**5, 10**4), (10**6, 10**4)]
@@ -71,16 +70,7 @@ def main():
                 row.update(fit_s=fit_s, fit_peak_rss_mb=fit_mb, netcdf_mb=size,
                            loo_and_logo_s=loo_s, loo_peak_rss_mb=loo_mb, **gates(workdir, name))
             rows.append(row)
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(ROOT / "bench" / "scaling.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    print(" | ".join(columns))
-    for row in rows:
-        print(" | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "not run"))
-                         for c in columns))
-
+    write_series(rows, ROOT / "bench" / "scaling.csv")
 
 if __name__ == "__main__":
     main()

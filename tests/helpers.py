@@ -59,3 +59,19 @@ def planned_outputs(dry_run_stdout):
         if line.startswith("output:"):
             outputs.update(part.strip() for part in line[len("output:"):].split(","))
     return outputs
+
+
+def write_series(rows, path):
+    """A bench series: rows (dicts; a size not run lacks the measured keys) written as
+    CSV to `path` and printed as a table."""
+    import csv
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(" | ".join(columns))
+    for row in rows:
+        print(" | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "not run"))
+                         for c in columns))

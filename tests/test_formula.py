@@ -19,7 +19,7 @@ def test_parse_names_every_part_of_the_formula():
 
 
 def test_shorthand_keys_stand_for_a_formula():
-    assert shorthand("y", "county", None, ["floor"], ["uranium"]) == "y ~ 1 + floor + uranium + (1 | county)"
+    assert shorthand("y", "county", ["floor"], ["uranium"]) == "y ~ 1 + floor + uranium + (1 | county)"
     assert shorthand("y") == "y ~ 1"
 
 

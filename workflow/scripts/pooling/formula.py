@@ -105,7 +105,7 @@ def _ordered(names, text):
     return sorted(names, key=lambda name: (text.find(name), name))
 
 
-def shorthand(response, group=None, se=None, predictors=(), group_predictors=()):
+def shorthand(response, group=None, predictors=(), group_predictors=()):
     """The formula a dataset's shorthand keys stand for (known `se` aside, which no
     formula syntax has: it is documented beside the formula)."""
     terms = " + ".join(("1", *predictors, *group_predictors, *([f"(1 | {group})"] if group else [])))
