@@ -6,6 +6,7 @@ against exact grouped refits."""
 import math
 
 import arviz as az
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,10 +14,12 @@ from numpy.polynomial.hermite import hermgauss
 from scipy import integrate, special, stats
 
 from pooling import logo
+from pooling.batch import sample_many
 from pooling.compare import chunked_loo
 from pooling.data import Prepared, load_prepared, prepare, subset_groups
-from pooling.fit import run_nuts, sample, to_inference_data
+from pooling.fit import model_data, run_nuts, sample, to_inference_data
 from pooling.logo import group_log_lik, heldout_elpd, kfold_fold, psis_logo
+from pooling.models import strategy_model
 from pooling.priors import resolve_priors
 
 SIZES = (1, 3, 400)  # rows per group: the last a likelihood far narrower than the prior
@@ -219,12 +222,16 @@ def test_psis_logo_by_quadrature_agrees_with_exact_binomial_refits():
     psis = psis_logo(idata, "partial_pooling")
     assert (psis.pareto_k.values < 0.7).all()
     psis_by_chain = np.array([psis_logo(idata.sel(chain=[c]), "partial_pooling").loo_i.values for c in range(4)])
+    # the 7 refits (6 groups of 2 rows each) in one compiled program (pooling.batch)
+    training = [subset_groups(data, [g for g in range(groups) if g != held]) for held in range(groups)]
+    model = strategy_model("partial_pooling", groups - 1, priors, family="binomial")
+    batch = jax.tree.map(lambda *a: np.stack(a), *[model_data(part, "partial_pooling") for part in training])
+    refits = sample_many(model, (batch,), np.stack([part.y for part in training]), settings,
+                         jax.random.split(jax.random.PRNGKey(6), groups))
     exact, exact_by_chain = [], []
     for held in range(groups):
-        training = [g for g in range(groups) if g != held]
-        mcmc = run_nuts(subset_groups(data, training), "partial_pooling", settings, priors=priors)[0]
-        draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in draws.items()}
+        draws = {k: refits[k][held].reshape(4, settings["draws"], *refits[k].shape[2:]) for k in ("mu", "tau")}
+        flat = {k: refits[k][held] for k in ("mu", "tau")}
         exact.append(heldout_elpd("partial_pooling", flat, data, np.array([held]), "binomial")[0])
         exact_by_chain.append([heldout_elpd("partial_pooling", {k: v[c] for k, v in draws.items()}, data,
                                             np.array([held]), "binomial")[0] for c in range(4)])

@@ -1,6 +1,8 @@
 """The whole workflow, run as a user runs it, on the shipped config with small sampler settings."""
 
+import html as html_text
 import json
+import re
 import zipfile
 
 import arviz as az
@@ -136,3 +138,18 @@ def test_report_archive_holds_every_figure_and_table(run):
     assert names.count("truth.json") == 1
     for dataset in ("seed", "eight_schools", "efron_morris", "simulated"):
         assert f"Shrinkage in {dataset}:" in html  # captions rendered per dataset
+    assert front_page_models(html) == {
+        "seed": "response y; family gaussian",
+        "eight_schools": "response y, group school; family gaussian",
+        "efron_morris": "p(hits, at_bats) ~ 1 + (1 | player); family binomial",
+        "simulated": "response y, group group; family gaussian",
+    }
+
+
+def front_page_models(html):
+    """The report front page's list of models, {dataset: "model; family f"} as text: the page
+    is docutils HTML (a literal's words in separate spans) held in a JSON string."""
+    description = json.loads(re.search(r"var workflow_desc = (\".*?\");\n", html).group(1))
+    items = (re.sub(r"\s+", " ", html_text.unescape(re.sub(r"<[^>]+>", "", item))).strip()
+             for item in re.findall(r"<li>(.*?)</li>", description, re.S))
+    return dict(item.split(": ", 1) for item in items)
