@@ -17,6 +17,16 @@ from helpers import copy_workflow  # noqa: E402,F401  (tests import it from here
 # environment (cached programs are the same programs: draws do not change).
 configure_jax(chains=4, threads=2, cache_dir=tempfile.mkdtemp(prefix="jax-cache-"))
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The suite runs on two pytest-xdist workers (pytest.ini), each test module on one
+    of them so its module-scoped fits are made once, and every test that reads the one
+    shared workflow run (shipped_run) on the same worker, so that run is made once."""
+    for item in items:
+        group = "shipped_run" if "shipped_run" in item.fixturenames else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def workdir(tmp_path):
     return copy_workflow(tmp_path)
