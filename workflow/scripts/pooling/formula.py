@@ -3,7 +3,10 @@
 
 What the workflow takes from a formula: the response (or `p(successes, trials)`), an
 intercept, common terms (numeric columns, categorical columns coded against their
-first level, interactions, `C(x)`), an `offset(...)`, and one grouping term `(1 | g)`.
+first level, interactions, `C(x)`), an `offset(...)`, and group terms: every structure
+formulae parses (varying slopes, nested and crossed factors) is read into factors and
+their varying terms (`GroupTerm`) and checked against the data (pooling.structure); the
+model stages fit one varying intercept `(1 | g)` so far (`not_fitted_yet`).
 Only the common terms go through formulae's design matrices: the group becomes an
 integer index per row, never the dense rows x groups matrix formulae would build
 (bambi #545, formulae #75). A common design column constant within every group is a
@@ -24,6 +27,28 @@ NEXT_ISSUE = "varying slopes and several grouping terms are not supported yet: u
 
 
 @dataclass(frozen=True)
+class GroupTerm:
+    """One grouping factor and what varies over it, as formulae expands the formula:
+    `(1 + x | g)` is factor ("g",) with terms ("1", "x"); `(1 | a/b)` is two factors,
+    ("a",) and ("a", "b"), the second nested in the first (a `b` label is a different
+    group under each `a`)."""
+
+    factor: tuple  # the factor's columns, outermost first
+    terms: tuple  # "1" for a varying intercept, else the varying common term's name
+
+    @property
+    def name(self):
+        return ":".join(self.factor)
+
+    @property
+    def slopes(self):
+        return tuple(t for t in self.terms if t != "1")
+
+    def __str__(self):
+        return f"({' + '.join(self.terms)} | {self.name})"
+
+
+@dataclass(frozen=True)
 class ModelFormula:
     """A parsed formula: which columns play which part."""
 
@@ -32,9 +57,19 @@ class ModelFormula:
     trials: str | None  # the trials column of p(successes, trials)
     terms: tuple  # formulae's names of the common terms, Intercept and offset aside
     offset: str | None  # the offset term as written, e.g. "offset(log(hours))"
-    group: str | None
+    groups: tuple  # GroupTerm per grouping factor, in the order formulae expands them
     variables: tuple  # every column the formula names, in the order written
     categorical: frozenset  # columns named inside C(...)
+
+    @property
+    def group(self):
+        """The grouping column of the one structure every stage fits today, one varying
+        intercept `(1 | g)`; None without group terms."""
+        return self.groups[0].factor[0] if self.groups else None
+
+    @property
+    def grouping_columns(self):
+        return tuple(dict.fromkeys(c for g in self.groups for c in g.factor))
 
     @property
     def rhs(self):
@@ -46,9 +81,11 @@ def _fail(where, text, reason):
     raise DataError(f"{where}: formula {text!r} {reason}")
 
 
-def parse(text, where="formula"):
+def parse(text, where="formula", fitted=True):
     """Parse `text` with formulae; every formula the workflow cannot fit is a one-line
-    error naming `where` (the config key) and what to write instead."""
+    error naming `where` (the config key) and what to write instead. `fitted=False`
+    accepts every group structure formulae parses, for the data checks of structures
+    the model stages do not fit yet (not_fitted_yet)."""
     import formulae
     from formulae.terms.terms import GroupSpecificTerm, Intercept
 
@@ -65,10 +102,6 @@ def parse(text, where="formula"):
     if not any(isinstance(t, Intercept) for t in description.terms):
         _fail(where, text, "has no intercept: the pooling strategies compare group intercepts, "
                            "so keep the '1' (drop the '0 +' or '- 1')")
-    if len(group_terms) > 1 or any(not isinstance(t.expr, Intercept) for t in group_terms):
-        _fail(where, text, f"has {', '.join(t.name for t in group_terms)}: {NEXT_ISSUE}")
-    if group_terms and len(group_terms[0].factor.var_names) != 1:
-        _fail(where, text, f"groups by {group_terms[0].factor.name}: {NEXT_ISSUE}")
     if not group_terms and re.search(r"\|", text):
         _fail(where, text, "has a '|' outside a group term: write the group term in "
                            "parentheses, e.g. (1 | group)")
@@ -90,14 +123,37 @@ def parse(text, where="formula"):
         _fail(where, text, "has more than one offset(...): combine them into one")
     categorical = {v for t in common for c in t.components
                    if getattr(c, "name", "").startswith("C(") for v in c.var_names}
-    group = group_terms[0].factor.name if group_terms else None
-    return ModelFormula(
+    formula = ModelFormula(
         text=text, response=response, trials=trials,
         terms=tuple(t.name for t in common if not t.name.startswith("offset(")),
-        offset=offsets[0] if offsets else None, group=group,
+        offset=offsets[0] if offsets else None, groups=_group_terms(group_terms),
         variables=tuple(_ordered(description.var_names, text)),
         categorical=frozenset(categorical),
     )
+    unsupported = fitted and not_fitted_yet(formula)
+    if unsupported:
+        _fail(where, text, unsupported)
+    return formula
+
+
+def _group_terms(terms):
+    """formulae's group-specific terms ("1|g", "x|g", "1|a:b") gathered per factor, in
+    the order formulae expands them (a nested factor after its parent); a factor's
+    columns keep their nesting order, outermost first."""
+    factors = {}
+    for term in terms:
+        factors.setdefault(term.factor.name, []).append(
+            "1" if term.expr.name == "Intercept" else term.expr.name)
+    return tuple(GroupTerm(factor=tuple(name.split(":")), terms=tuple(parts)) for name, parts in factors.items())
+
+
+def not_fitted_yet(formula):
+    """Why the model stages cannot fit `formula`'s group structure yet (None when they
+    can): one varying intercept `(1 | g)` is what every stage fits today."""
+    groups = formula.groups
+    if len(groups) > 1 or any(g.terms != ("1",) for g in groups):
+        return f"has {', '.join(map(str, groups))}: {NEXT_ISSUE}"
+    return None
 
 
 def _ordered(names, text):
@@ -110,6 +166,21 @@ def shorthand(response, group=None, predictors=(), group_predictors=()):
     formula syntax has: it is documented beside the formula)."""
     terms = " + ".join(("1", *predictors, *group_predictors, *([f"(1 | {group})"] if group else [])))
     return f"{response} ~ {terms}"
+
+
+def slope_design(formula, frame):
+    """{varying slope term: {design column: values per row}} of `frame`, from formulae
+    (a categorical slope has a column per level but the first)."""
+    import formulae
+
+    slopes = tuple(dict.fromkeys(term for group in formula.groups for term in group.slopes))
+    if not slopes:
+        return {}
+    common = formulae.design_matrices(" + ".join(("1", *slopes)), frame, na_action="error",
+                                      extra_namespace=NAMESPACE).common
+    values = np.asarray(common.design_matrix, dtype=float)
+    return {term: {label: values[:, span][:, k] for k, label in enumerate(common.terms[term].labels)}
+            for term, span in common.slices.items() if term != "Intercept"}
 
 
 def design(formula, frame):
@@ -196,6 +267,7 @@ def prepare_formula(table, text, family, se=None):
     """The prepared table (pooling.data's format) of a dataset described by a formula:
     `group`, `y`, `trials` (binomial), `offset`, `se`, `x:<design column>` and
     `u:<design column>` for columns constant within every group."""
+    from . import structure
     from .data import (
         GROUP_PREDICTOR_PREFIX,
         PREDICTOR_PREFIX,
@@ -206,7 +278,7 @@ def prepare_formula(table, text, family, se=None):
         response_values,
     )
 
-    formula = parse(text)
+    formula = parse(text, fitted=False)
     missing = [name for name in formula.variables if name not in table.columns]
     if missing:
         raise DataError(
@@ -234,9 +306,14 @@ def prepare_formula(table, text, family, se=None):
         prepared["y"], prepared["trials"] = y, trials
     else:
         prepared["y"] = response_values(table, family, formula.response, "formula")
-    used = [v for v in formula.variables if v not in (formula.response, formula.trials, formula.group)]
+    used = [v for v in formula.variables
+            if v not in (formula.response, formula.trials, *formula.grouping_columns)]
     frame = pd.DataFrame({name: _typed(table, name, formula.categorical) for name in used},
                          index=prepared.index)
+    structure.check(table, formula, slope_design(formula, frame))
+    unsupported = not_fitted_yet(formula)
+    if unsupported:
+        raise DataError(f"{table.path}: formula {text!r} {unsupported}")
     columns, offset = design(formula, frame)
     if offset is not None:
         _check_offset(table, formula, offset)
