@@ -13,6 +13,9 @@ from pooling.errors import DataError
 from pooling.formula import GroupTerm, parse
 from pooling.structure import factor_labels
 
+from conftest import ROOT
+
+DATA = ROOT / "tests" / "data"
 ROWS = pd.DataFrame({
     "y": [1.0, 2.0, 1.5, 2.5, 3.0, 0.5],
     "x": [0.1, 0.3, 0.2, 0.9, 0.5, 0.4],
@@ -80,3 +83,19 @@ def test_a_nesting_that_changes_no_group_is_said(tmp_path, caplog, child, warned
     expected = (f"{path}: no label of column {child!r} repeats under two batch groups, so the nesting in "
                 f"(1 | batch:{child}) adds nothing: (1 | {child}) would give the same groups (formula {formula!r})")
     assert [r.getMessage() for r in caplog.records if r.name == "pooling.structure"] == ([expected] if warned else [])
+
+
+def test_nested_labels_are_lme4s_for_the_pastes_data():
+    """lme4's Pastes (tests/data/README.md): 10 batches of 3 casks labelled a, b, c in
+    every batch; the data's own `sample` column is lme4's batch:cask factor."""
+    table = read(DATA / "pastes.csv")
+    labels = factor_labels(table, ("batch", "cask"))
+    assert list(labels) == list(pd.read_csv(DATA / "pastes.csv")["sample"])
+    assert len(set(labels)) == 30
+
+
+def test_crossed_factors_keep_their_own_levels_for_the_penicillin_data():
+    """lme4's Penicillin: every one of 24 plates crossed with each of 6 samples."""
+    table = read(DATA / "penicillin.csv")
+    plate, sample = (factor_labels(table, (column,)) for column in ("plate", "sample"))
+    assert (len(set(plate)), len(set(sample)), len(set(zip(plate, sample)))) == (24, 6, 144)
