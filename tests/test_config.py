@@ -228,7 +228,7 @@ def test_model_keys_are_checked_before_any_job():
         "gaussian (family is poisson)",
         "datasets.d.family: binomial needs its trials: write `formula: p(successes, trials) ~ 1 + "
         "(1 | group)` instead of `response`",
-        "datasets.e.formula: formula 'y ~ x + (1 + x | g)' has 1|g, x|g: varying slopes and several "
+        "datasets.e.formula: formula 'y ~ x + (1 + x | g)' has (1 + x | g): varying slopes and several "
         "grouping terms are not supported yet: use one (1 | group)",
         "datasets.g.simulate.trials: family binomial needs trials per row, and no other family takes them "
         "(family is poisson)",
