@@ -60,7 +60,7 @@ def datasets(change):
      "family(arguments), e.g. 'normal(0, 10)'"),
     (datasets(lambda d: d["eight_schools"].update(priors={"mu": "gaussian(0, 5)"})),
      "datasets.eight_schools.priors.mu: unknown prior family 'gaussian'; use one of normal, student_t, "
-     "cauchy, halfnormal, halfcauchy, halfstudent_t, exponential, lognormal, uniform, gamma"),
+     "cauchy, halfnormal, halfcauchy, halfstudent_t, exponential, lognormal, uniform, gamma, lkj"),
     (lambda c: c.update(priors={"sigma": "halfnormal(-1)"}),
      "priors.sigma: halfnormal needs scale > 0, got -1 in 'halfnormal(-1)'"),
     (datasets(lambda d: d["eight_schools"].update(priors={"tau": "normal(0, 5)"})),
@@ -213,7 +213,7 @@ def test_model_keys_are_checked_before_any_job():
         "b": {"path": "b.csv", "formula": "y ~ 1 + (1 | g)", "group": "g"},
         "c": {"path": "c.csv", "response": "y", "se": "s", "family": "poisson"},
         "d": {"path": "d.csv", "response": "y", "family": "binomial"},
-        "e": {"path": "e.csv", "formula": "y ~ x + (1 + x | g)"},
+        "e": {"path": "e.csv", "formula": "y ~ x + (1 + x | g)", "priors": {"corr_h": "lkj(2)"}},
         "f": {"path": "f.csv", "formula": "p(s, n) ~ 1 + (1 | g)", "family": "binomial"},
         "g": {"simulate": {"groups": 2, "group_sizes": 5, "sigma": 1.0, "trials": 3}, "response": "y",
               "family": "poisson"},
@@ -221,6 +221,9 @@ def test_model_keys_are_checked_before_any_job():
     with pytest.raises(ConfigError) as error:
         check_entries(config)
     assert str(error.value).splitlines() == [
+        "datasets.e.priors.corr_h: unknown parameter; priors can be set for mu, tau, tau_slope, corr, beta, "
+        "gamma, theta, slope, sigma, nu, alpha, and a grouping factor's tau, tau_slope and corr with its name "
+        "appended (tau_county)",
         "datasets.a.formula: formula 'y ~ x +' does not parse: Don't know how to parse ''",
         "datasets.b: give either `formula` or the shorthand keys (response, group, predictors, "
         "group_predictors), not both; found group",
@@ -228,8 +231,6 @@ def test_model_keys_are_checked_before_any_job():
         "gaussian (family is poisson)",
         "datasets.d.family: binomial needs its trials: write `formula: p(successes, trials) ~ 1 + "
         "(1 | group)` instead of `response`",
-        "datasets.e.formula: formula 'y ~ x + (1 + x | g)' has (1 + x | g): varying slopes and several "
-        "grouping terms are not supported yet: use one (1 | group)",
         "datasets.g.simulate.trials: family binomial needs trials per row, and no other family takes them "
         "(family is poisson)",
     ]

@@ -188,7 +188,7 @@ def test_chunked_loo_is_az_loo_for_every_family(family):
     test in test_large_data (the stored log-likelihood is float32)."""
     data = count_data(family, np.random.default_rng(4))
     settings = dict(chains=4, warmup=200, draws=200, target_accept=0.9, max_tree_depth=10, seed=4, family=family)
-    mcmc, model, rows, _ = run_nuts(data, "partial_pooling", settings)
+    mcmc, model, rows, _, _ = run_nuts(data, "partial_pooling", settings)
     whole = to_inference_data(mcmc, model, rows, data, settings, None)
     bounded = to_inference_data(mcmc, model, rows, data, settings, {"pointwise_max_rows": 10, "predictive_draws": 40})
     assert "log_likelihood" not in bounded.groups()

@@ -148,10 +148,6 @@ def test_data_a_family_cannot_have_gets_one_line(tmp_path, source, formula, fami
                    "binomial data"),
     ("y ~ 0 + x + (1 | g)", "has no intercept: the pooling strategies compare group intercepts, so keep the "
                             "'1' (drop the '0 +' or '- 1')"),
-    ("y ~ (1 | a/b)", "has (1 | a), (1 | a:b): varying slopes and several grouping terms are not supported "
-                      "yet: use one (1 | group)"),
-    ("y ~ x + (1 + x | g)", "has (1 + x | g): varying slopes and several grouping terms are not supported "
-                            "yet: use one (1 | group)"),
 ])
 def test_formulas_the_workflow_cannot_fit_get_one_line(formula, message):
     with pytest.raises(DataError) as error:

@@ -59,7 +59,7 @@ def test_sufficient_path_samples_the_row_wise_posterior():
     """Same data, same priors and sampler: NUTS on the rows vs on the statistics."""
     data = dataset(np.random.default_rng(2), groups=8, rows=120, predictors=1, group_predictors=1)
     strategy = "partial_pooling"
-    mcmc, model, args, priors = run_nuts(data, strategy, SETTINGS)
+    mcmc, model, args, priors, _ = run_nuts(data, strategy, SETTINGS)
     rows = MCMC(NUTS(strategy_model(strategy, data.n_groups, resolve_priors(strategy, {}, data)),
                      target_accept_prob=0.99),
                 num_warmup=500, num_samples=1000, num_chains=4, chain_method="parallel", progress_bar=False)
@@ -82,7 +82,7 @@ def fits():
     """One dataset with known se and a predictor, stored whole and bounded."""
     data = dataset(np.random.default_rng(3), groups=6, rows=90, se=True, predictors=1)
     settings = {**SETTINGS, "warmup": 300, "draws": 250}
-    mcmc, model, args, _ = run_nuts(data, "complete_pooling", settings)
+    mcmc, model, args, _, _ = run_nuts(data, "complete_pooling", settings)
 
     def store(storage):
         return to_inference_data(mcmc, model, args, data, settings, storage)

@@ -64,6 +64,14 @@ def test_parsed_distribution_has_the_stated_moments():
     ("normal(0, 5)", "tau",
      "datasets.d.priors.tau: tau is a standard deviation, so its prior needs positive support; use e.g. "
      "halfnormal, halfcauchy, halfstudent_t, exponential, lognormal or uniform(0, upper), not 'normal(0, 5)'"),
+    ("normal(0, 1)", "corr",
+     "datasets.d.priors.corr: a correlation matrix takes lkj(eta), e.g. lkj(2), not 'normal(0, 1)'"),
+    ("lkj(2)", "tau_batch",
+     "datasets.d.priors.tau_batch: lkj(eta) is the prior of a correlation matrix (corr) only, not 'lkj(2)'"),
+    ("normal(0, 1)", "tau_slope_batch",
+     "datasets.d.priors.tau_slope_batch: tau_slope_batch is a standard deviation, so its prior needs positive "
+     "support; use e.g. halfnormal, halfcauchy, halfstudent_t, exponential, lognormal or uniform(0, upper), "
+     "not 'normal(0, 1)'"),
 ])
 def test_bad_priors_get_one_line_naming_the_key(text, parameter, message):
     with pytest.raises(PriorError) as error:

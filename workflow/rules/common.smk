@@ -167,6 +167,8 @@ def get_dataset_outputs(dataset):
         ]
     if has_shrinkage(dataset):
         outputs.append(f"results/{dataset}/figures/shrinkage.png")
+    if "partial_pooling" in strategies:
+        outputs.append(f"results/{dataset}/figures/group_level.png")
     return outputs
 
 

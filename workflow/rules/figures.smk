@@ -87,3 +87,24 @@ rule plot_shrinkage:
         "../../environment.yml"
     script:
         "../scripts/plot_shrinkage.py"
+
+
+rule plot_group_level:
+    input:
+        lambda wildcards: get_fit(wildcards, "partial_pooling"),
+    output:
+        report(
+            "results/{dataset}/figures/group_level.png",
+            caption="../report/group_level.rst",
+            category="{dataset}",
+            subcategory="Figures",
+            labels={"strategy": "partial pooling", "output": "group-level parameters"},
+        ),
+    log:
+        "logs/{dataset}/plot_group_level.log",
+    benchmark:
+        "benchmarks/{dataset}/plot_group_level.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/plot_group_level.py"

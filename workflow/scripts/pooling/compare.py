@@ -35,6 +35,9 @@ def _row_log_lik(rows):
     eta = arrays["theta"][:, arrays["group"][rows]]
     if arrays["X"] is not None:
         eta = eta + arrays["beta"] @ arrays["X"][rows].T
+    if arrays["Z"] is not None:
+        deviation = arrays["slope_deviation"][:, arrays["group"][rows]]  # (draws, rows, slopes)
+        eta = eta + np.einsum("drs,rs->dr", deviation, arrays["Z"][rows])
     if arrays["offset"] is not None:
         eta = eta + arrays["offset"][rows]
     if arrays["se"] is not None:
@@ -78,6 +81,8 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
     family = families.named(idata.attrs.get("family", "gaussian"))
     draws = {name: stacked[name].values.astype(float) if name in stacked else None
              for name in ("theta", "beta", *families.AUXILIARY)}
+    if "slope" in stacked:
+        draws["slope_deviation"] = slope_deviation(stacked)
     _share({**stored_arrays(idata), **draws, "family": family, "reff": reff})
     step = max(1, chunk // n_samples)
     blocks = [slice(start, start + step) for start in range(0, n_rows, step)]
@@ -98,6 +103,19 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
         index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning", "loo_i",
                "pareto_k", "scale", "good_k"],
     )
+
+
+def slope_deviation(posterior):
+    """(draws, cells, slopes) each cell's varying slopes less their population means
+    (the common coefficients of the same columns, where the strategy has them), which
+    multiply the rows' z; `posterior` stacked to (sample, ...)."""
+    slope = posterior["slope"].values.astype(float)
+    if "beta" not in posterior:
+        return slope
+    common = list(posterior["predictor"].values)
+    means = np.stack([posterior["beta"].values[:, common.index(name)] if name in common
+                      else np.zeros(slope.shape[0]) for name in posterior["varying"].values], axis=-1)
+    return slope - means[:, None, :]
 
 
 def loo_table(loos):

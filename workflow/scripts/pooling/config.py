@@ -200,7 +200,7 @@ def check_entries(config):
                   for name, entry in config["datasets"].items()]
     for key, priors in overrides:
         try:
-            check_overrides(priors, ".".join(key))
+            check_overrides(priors, ".".join(key), _factors(config["datasets"][key[1]]) if len(key) > 1 else None)
         except PoolingError as error:
             problems.append((key, str(error)))
     if "sbc" in config["datasets"]:
@@ -220,6 +220,19 @@ def check_entries(config):
 
 
 SHORTHAND = ("response", "group", "predictors", "group_predictors")
+
+
+def _factors(entry):
+    """The grouping factor names of a dataset's formula (tau_<name> priors), None where
+    it has none or does not parse (said elsewhere)."""
+    if "formula" not in entry:
+        return None
+    from .formula import parse
+
+    try:
+        return [group.name for group in parse(entry["formula"]).groups]
+    except PoolingError:
+        return None
 
 
 def _model_problems(name, entry):

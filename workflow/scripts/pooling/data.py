@@ -261,6 +261,9 @@ class Prepared:
     group_predictor_names: list
     trials: np.ndarray | None = None  # binomial trials per row
     offset: np.ndarray | None = None  # added to each row's linear predictor (log exposure)
+    factors: tuple = ()  # pooling.hierarchy.Factor each; () for one varying intercept over group
+    Z: np.ndarray | None = None  # (rows, varying slopes) the varying slopes' design columns
+    slope_names: tuple = ()
 
     @property
     def n_groups(self):
@@ -276,17 +279,21 @@ def _columns(table, prefix):
     return names, table[[prefix + n for n in names]].to_numpy(dtype=float) if names else None
 
 
-def read_labelled(path, **kwargs):
+def read_labelled(path, dtype=None, **kwargs):
     """A CSV the workflow wrote with a `group` column: labels stay text (`NA`, `None`
     and `007` are labels, not missing values or numbers); only empty cells are missing."""
-    return pd.read_csv(path, dtype={"group": str}, keep_default_na=False, na_values=[""], **kwargs)
+    return pd.read_csv(path, dtype={"group": str, **(dtype or {})}, keep_default_na=False,
+                       na_values=[""], **kwargs)
 
 
 def load_prepared(path):
-    table = read_labelled(path)
+    from .hierarchy import LEVEL_PREFIX, SLOPE_PREFIX, read_factors
+
+    table = read_labelled(path, dtype={c: str for c in _header(path) if c.startswith(LEVEL_PREFIX)})
     codes, labels = pd.factorize(table["group"], sort=False)
     names, X = _columns(table, PREDICTOR_PREFIX)
     group_names, U_rows = _columns(table.drop_duplicates("group"), GROUP_PREDICTOR_PREFIX)
+    slope_names, Z = _columns(table, SLOPE_PREFIX)
     return Prepared(
         y=table["y"].to_numpy(dtype=float),
         group=codes.astype(np.int32),
@@ -298,7 +305,14 @@ def load_prepared(path):
         group_predictor_names=group_names,
         trials=_optional(table, "trials"),
         offset=_optional(table, "offset"),
+        factors=read_factors(table, codes),
+        Z=Z,
+        slope_names=tuple(slope_names),
     )
+
+
+def _header(path):
+    return pd.read_csv(path, nrows=0).columns
 
 
 def _optional(table, name):
@@ -315,12 +329,14 @@ def stored_arrays(idata):
 
     return dict(y=idata.observed_data["y"].values, group=get("group_index"),
                 n_groups=idata.posterior.sizes["group"], se=get("se"), X=get("X"), U=get("U"),
-                trials=get("trials"), offset=get("offset"))
+                trials=get("trials"), offset=get("offset"), Z=get("Z"))
 
 
 def subset_groups(data, keep):
     """The rows of the groups `keep` (indices into data.group_labels), groups
     renumbered in that order: the training data of a K-fold refit."""
+    from .hierarchy import subset_factors
+
     keep = list(keep)
     rows = np.flatnonzero(np.isin(data.group, keep))
     renumber = np.full(data.n_groups, -1, dtype=np.int32)
@@ -336,4 +352,30 @@ def subset_groups(data, keep):
         group_predictor_names=data.group_predictor_names,
         trials=None if data.trials is None else data.trials[rows],
         offset=None if data.offset is None else data.offset[rows],
+        factors=subset_factors(data.factors, keep),
+        Z=None if data.Z is None else data.Z[rows],
+        slope_names=data.slope_names,
     )
+
+
+
+def for_strategy(data, strategy):
+    """What `strategy` (a pooling.strategies name) fits of prepared `data`. Complete
+    pooling drops every group term (its fit keeps the factors' levels of each cell,
+    for leave-one-group-out per factor, but samples nothing over them and no varying
+    slope); no pooling drops the
+    group-level predictors and the common terms of the varying slopes, which are
+    collinear with its free cell coefficients; partial pooling fits everything."""
+    from dataclasses import replace
+
+    from . import strategies
+
+    strategy = strategies.named(strategy)
+    if not strategy.group_terms:
+        return replace(data, Z=None, slope_names=())
+    if not strategy.group_predictors:
+        keep = [k for k, name in enumerate(data.predictor_names) if name not in data.slope_names]
+        return replace(data, U=None, group_predictor_names=[],
+                       X=data.X[:, keep] if keep else None,
+                       predictor_names=[data.predictor_names[k] for k in keep])
+    return data

@@ -16,6 +16,29 @@ EBFMI_MIN = 0.3
 SUMMARY_VARS = ("mu", "tau", "sigma", "nu", "alpha", "beta", "gamma", "theta")
 
 
+def summarized(posterior):
+    """The parameters a user reads, in the order of SUMMARY_VARS, then every grouping
+    factor's (pooling.hierarchy): not the standard-normal offsets (theta_z) nor the
+    Cholesky factors the correlations are sampled as."""
+    from .hierarchy import root
+
+    own = [v for v in SUMMARY_VARS if v in posterior]
+    return own + [v for v in posterior.data_vars if v not in own and root(v)[0] != "theta_z"
+                  and not v.endswith("_cholesky")]
+
+
+def _redundant_correlation(posterior, label):
+    """A correlation matrix's diagonal (always 1) and lower triangle (its mirror)."""
+    from .hierarchy import root
+
+    name, _, index = label.partition("[")
+    if root(name)[0] != "corr" or not index:
+        return False
+    terms = list(posterior[name][posterior[name].dims[2]].values)
+    first, second = (part.strip() for part in index[:-1].split(","))
+    return terms.index(first) >= terms.index(second)
+
+
 def diagnose(idata):
     """az.summary of the model's parameters plus one pass/fail column per gate.
 
@@ -23,8 +46,8 @@ def diagnose(idata):
     repeated on every row: no divergences, E-BFMI >= 0.3 in every chain, no draw at
     the maximum tree depth. `passed` is the conjunction.
     """
-    names = [v for v in SUMMARY_VARS if v in idata.posterior]
-    table = az.summary(idata, var_names=names, kind="all")
+    table = az.summary(idata, var_names=summarized(idata.posterior), kind="all")
+    table = table.drop(index=[name for name in table.index if _redundant_correlation(idata.posterior, name)])
     table.index.name = "parameter"
     table["rhat_ok"] = table["r_hat"] < RHAT_MAX
     table["ess_bulk_ok"] = table["ess_bulk"] > ESS_MIN

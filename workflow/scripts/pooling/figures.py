@@ -154,19 +154,41 @@ def _population(ax, idata, x):
                    label=f"population centre, {_through_link(family, 'mu')} = {value:.3g}")
 
 
+def _slope_panels(no_pooling, partial_pooling, slopes, axes):
+    """Per varying slope: each group's no-pooling against its partial-pooling slope
+    (link scale), the diagonal marking no shrinkage and the line the population mean."""
+    for ax, column in zip(axes, slopes):
+        separate = no_pooling.posterior["slope"].sel(varying=column).mean(("chain", "draw")).values
+        pooled = partial_pooling.posterior["slope"].sel(varying=column).mean(("chain", "draw")).values
+        ax.axline((separate[0], separate[0]), slope=1, color="0.85", lw=0.8, zorder=0)
+        ax.scatter(separate, pooled, s=16, color="C1", zorder=2)
+        posterior = partial_pooling.posterior
+        if "beta" in posterior and column in posterior["predictor"].values:
+            mean = float(posterior["beta"].sel(predictor=column).mean())
+            ax.axhline(mean, color="C3", ls="--", lw=1, label=f"population mean beta[{column}] = {mean:.3g}")
+            ax.legend(frameon=False, fontsize=8)
+        ax.set_xlabel(f"no-pooling slope of {column} (link scale)")
+        ax.set_ylabel(f"partial-pooling slope of {column}")
+        ax.set_title(f"Shrinkage of the {column} slopes", fontsize=10)
+
+
 def shrinkage(no_pooling, partial_pooling, out):
     """Each group's no-pooling and partial-pooling estimate on the response scale,
     joined by a line, against the group's precision: imprecise groups move furthest
     towards the population centre. When every group has the same precision (eight
     schools without se, a balanced design) that axis would be one point, so the groups
     are drawn against their no-pooling estimate instead (no pooling on the diagonal)
-    and the figure says so; the axis is never jittered, as jitter would read as data."""
+    and the figure says so; the axis is never jittered, as jitter would read as data.
+    Varying slopes get a panel each below: no-pooling against partial-pooling slope."""
     separate, pooled = group_estimates(no_pooling), group_estimates(partial_pooling)
     weights, measure = precision(partial_pooling)
     scale = response_scale(partial_pooling)
     same = np.allclose(weights, weights[0], rtol=1e-6, atol=0)  # relative: 1/se² can be tiny
     x = separate if same else weights
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    slopes = list(partial_pooling.posterior["varying"].values) if "slope" in partial_pooling.posterior else []
+    fig, axes = plt.subplots(1 + len(slopes), 1, figsize=(7, 4.5 * (1 + len(slopes))), squeeze=False)
+    ax = axes[0, 0]
+    _slope_panels(no_pooling, partial_pooling, slopes, axes[1:, 0])
     ax.vlines(x, separate, pooled, color="0.7", lw=0.8, zorder=1)
     ax.scatter(x, separate, s=18, color="C0", label="no pooling", zorder=2)
     ax.scatter(x, pooled, s=18, color="C1", label="partial pooling", zorder=3)
@@ -184,6 +206,46 @@ def shrinkage(no_pooling, partial_pooling, out):
     ax.set_ylabel(f"posterior mean: {scale}")
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
+    return _save(fig, out)
+
+
+def group_level(idata, out):
+    """Partial pooling's group-level parameters, one row per grouping factor: the
+    posterior of its standard deviations (tau, tau_slope), of each correlation between
+    its varying terms, and its levels' intercepts (a forest, for a factor other than the
+    finest, whose levels are the groups of the forest plot)."""
+    from .hierarchy import factors_of
+
+    posterior = idata.posterior
+    factors = factors_of(idata)
+    fig, axes = plt.subplots(len(factors), 3, figsize=(13, 3.2 * len(factors)), squeeze=False)
+    for row, factor in zip(axes, factors):
+        scales = [v for v in (factor.name_of("tau"), factor.name_of("tau_slope")) if v in posterior]
+        az.plot_forest(idata, var_names=scales, combined=True, hdi_prob=0.9, ax=row[0])
+        row[0].set_title(f"{factor.name}: standard deviations, 90% HDI", fontsize=10)
+        corr = factor.name_of("corr")
+        if corr in posterior:
+            terms = list(factor.terms)
+            for i in range(len(terms)):
+                for j in range(i + 1, len(terms)):
+                    draws = posterior[corr].values[..., i, j].ravel()
+                    row[1].hist(draws, bins=40, density=True, histtype="step", lw=1.2,
+                                label=f"corr({terms[i]}, {terms[j]}): mean {draws.mean():.2f}")
+            row[1].set_xlim(-1, 1)
+            row[1].legend(frameon=False, fontsize=8)
+            row[1].set_title(f"{factor.name}: correlations of its varying terms", fontsize=10)
+        else:
+            row[1].set_axis_off()
+        theta = factor.name_of("theta")
+        if not factor.finest and theta in posterior:
+            shown = factor.labels[:: max(1, -(-factor.n_levels // SHOWN_GROUPS))]
+            az.plot_forest(idata, var_names=[theta], coords={factor.dim: list(shown)}, combined=True,
+                           hdi_prob=0.9, ax=row[2], transform={theta: family_of(idata).inverse_link})
+            row[2].set_title(f"{factor.name}: each level's intercept, response scale", fontsize=10)
+        else:
+            row[2].set_axis_off()
+    fig.suptitle("Group-level parameters (partial pooling)")
+    fig.tight_layout()
     return _save(fig, out)
 
 
@@ -357,8 +419,12 @@ def _narrow(posterior, names):
 
 
 def rank_trace(idata, out, title):
-    """Trace and rank plots of the population-level parameters and theta."""
-    names = [v for v in (*HYPER, "theta") if v in idata.posterior]
+    """Trace and rank plots of the population-level parameters, every grouping factor's
+    standard deviations (pooling.hierarchy), and theta."""
+    from .hierarchy import root
+
+    scales = [v for v in idata.posterior.data_vars if v not in HYPER and root(v)[0] in ("tau", "tau_slope")]
+    names = [v for v in (*HYPER, *scales, "theta") if v in idata.posterior]
     coords, note = _shown(idata)
     narrow = _narrow(idata.posterior, names)
     transform = None

@@ -12,8 +12,8 @@ import jax
 import numpy as np
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
-from . import families, strategies
-from .data import load_prepared, sha256
+from . import families, hierarchy, strategies
+from .data import for_strategy, load_prepared, sha256
 from .errors import DataError
 from .models import ModelData, strategy_model
 from .priors import resolve_priors, scale_warning
@@ -29,7 +29,7 @@ DIMS = {
     "theta": ["group"], "theta_z": ["group"], "beta": ["predictor"],
     "gamma": ["group_predictor"], "y": ["obs"],
     "group_index": ["obs"], "group_size": ["group"], "se": ["obs"], "X": ["obs", "predictor"],
-    "U": ["group", "group_predictor"], "trials": ["obs"], "offset": ["obs"],
+    "U": ["group", "group_predictor"], "trials": ["obs"], "offset": ["obs"], "Z": ["obs", "varying"],
 }
 
 
@@ -39,11 +39,9 @@ INTEGER = jax.dtypes.canonicalize_dtype(np.int64)
 
 
 def model_data(data, strategy):
-    """The ModelData of prepared `data` in row form. No pooling gets no U: group-level
-    predictors are not identifiable there."""
-    return ModelData(group=data.group, X=data.X,
-                     U=data.U if strategies.named(strategy).group_predictors else None,
-                     offset=data.offset, se=data.se,
+    """The ModelData of prepared `data`, as `strategy` fits it (for_strategy), in row form."""
+    data = for_strategy(data, strategy)
+    return ModelData(group=data.group, X=data.X, U=data.U, offset=data.offset, se=data.se, Z=data.Z,
                      trials=None if data.trials is None else data.trials.astype(INTEGER))
 
 
@@ -56,20 +54,28 @@ def sampled_form(data, rows, family):
     return ModelData(U=rows.U), stats
 
 
+def structure(data):
+    """The group structure arguments of strategy_model for prepared `data`."""
+    common = {name: k for k, name in enumerate(data.predictor_names)}
+    return dict(factors=data.factors, slopes=data.slope_names,
+                slope_common=tuple(common.get(name, -1) for name in data.slope_names))
+
+
 def run_nuts(data, strategy, settings, priors=None):
     """NUTS draws for `strategy` on prepared `data`, sampled on the per-group
     sufficient statistics where exact, without predictive draws or InferenceData.
     `priors` ({name: (Prior, source)}) default to those the settings resolve to on
-    `data`. Returns the numpyro MCMC, the model with its row-form ModelData, and the
-    priors."""
+    `data`. Returns the numpyro MCMC, the model with its row-form ModelData, the
+    priors, and the data as the strategy fits them (for_strategy)."""
     family = families.named(settings.get("family", "gaussian"))
+    data = for_strategy(data, strategy)
     if priors is None:
         priors = resolve_priors(strategy, settings.get("priors", {}), data, family.name)
     warning = scale_warning(data, priors, family.name)
     if warning:
         log.warning(warning)
     model = strategy_model(strategy, data.n_groups, priors,
-                           settings.get("parameterization", "noncentered"), family.name)
+                           settings.get("parameterization", "noncentered"), family.name, **structure(data))
     rows = model_data(data, strategy)
     mcmc = MCMC(
         NUTS(model, target_accept_prob=settings["target_accept"],
@@ -82,7 +88,7 @@ def run_nuts(data, strategy, settings, priors=None):
     )
     inputs, y = sampled_form(data, rows, family)
     mcmc.run(_keys(settings["seed"])[0], inputs, y=y, extra_fields=EXTRA_FIELDS)
-    return mcmc, model, rows, priors
+    return mcmc, model, rows, priors, data
 
 
 def _keys(seed):
@@ -98,8 +104,8 @@ def thinned_draws(draws, chains, keep):
 def sample(data, strategy, settings, storage=None):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
     LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
-    mcmc, model, rows, priors = run_nuts(data, strategy, settings)
-    return to_inference_data(mcmc, model, rows, data, settings, storage), priors
+    mcmc, model, rows, priors, fitted = run_nuts(data, strategy, settings)
+    return to_inference_data(mcmc, model, rows, fitted, settings, storage), priors
 
 
 def to_inference_data(mcmc, model, rows, data, settings, storage=None):
@@ -129,15 +135,19 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
                                        return_sites=["y"])(key_prior, rows)["y"])
 
     constant_data = {"group_index": rows.group, "group_size": data.group_sizes, "se": rows.se,
-                     "X": rows.X, "U": rows.U, "trials": rows.trials, "offset": rows.offset}
+                     "X": rows.X, "U": rows.U, "trials": rows.trials, "offset": rows.offset, "Z": rows.Z,
+                     **hierarchy.level_data(data.factors)}
     coords = {
+        **hierarchy.coords(data.factors, data.slope_names),
         "group": data.group_labels, "obs": np.arange(len(y)),
         "predictor": data.predictor_names, "group_predictor": data.group_predictor_names,
     }
+    dims = {**hierarchy.dims(data.factors, data.slope_names), **DIMS,
+            **{name: ["group"] for name in hierarchy.level_data(data.factors)}}
     # the sampled model's one observed site is the rows' total: from_dict below
     # replaces it with the rows
     idata = az.from_numpyro(
-        mcmc, log_likelihood=False, coords=coords, dims={k: v for k, v in DIMS.items() if k != "y"},
+        mcmc, log_likelihood=False, coords=coords, dims={k: v for k, v in dims.items() if k != "y"},
         constant_data={k: v for k, v in constant_data.items() if v is not None},
     )
     pointwise = {
@@ -149,8 +159,10 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
     if whole:
         log_lik = as32(log_likelihood(model, thinned, rows, y=y)["y"])
         pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
-    idata.extend(az.from_dict(**pointwise, coords=coords, dims=DIMS), join="right")
+    idata.extend(az.from_dict(**pointwise, coords=coords, dims=dims), join="right")
     idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)
+    if data.factors:
+        idata.attrs["factors"] = hierarchy.describe(data.factors)
     for name in STORED_FLOAT32:
         if name in idata.groups():
             setattr(idata, name, idata[name].astype(np.float32))
@@ -213,7 +225,8 @@ def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, st
     idata, priors = sample(data, strategy, settings, storage)
     for name, (prior, source) in priors.items():
         log.info("prior %s ~ %s (%s)", name, prior, source)
-    idata.attrs = provenance(dataset, strategy, settings, storage, columns, priors, source_csv,
-                             prepared_csv)
+    idata.attrs = {**{k: v for k, v in idata.attrs.items() if k == "factors"},
+                   **provenance(dataset, strategy, settings, storage, columns, priors, source_csv,
+                                prepared_csv)}
     write_netcdf(idata, out)
     log.info("wrote %s", out)

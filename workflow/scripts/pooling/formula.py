@@ -5,8 +5,8 @@ What the workflow takes from a formula: the response (or `p(successes, trials)`)
 intercept, common terms (numeric columns, categorical columns coded against their
 first level, interactions, `C(x)`), an `offset(...)`, and group terms: every structure
 formulae parses (varying slopes, nested and crossed factors) is read into factors and
-their varying terms (`GroupTerm`) and checked against the data (pooling.structure); the
-model stages fit one varying intercept `(1 | g)` so far (`not_fitted_yet`).
+their varying terms (`GroupTerm`) and checked against the data (pooling.structure);
+pooling.hierarchy is how the models read them.
 Only the common terms go through formulae's design matrices: the group becomes an
 integer index per row, never the dense rows x groups matrix formulae would build
 (bambi #545, formulae #75). A common design column constant within every group is a
@@ -23,7 +23,6 @@ import pandas as pd
 from .errors import DataError
 
 NAMESPACE = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "log1p": np.log1p}
-NEXT_ISSUE = "varying slopes and several grouping terms are not supported yet: use one (1 | group)"
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ class ModelFormula:
 
     @property
     def group(self):
-        """The grouping column of the one structure every stage fits today, one varying
-        intercept `(1 | g)`; None without group terms."""
+        """The first grouping column; None without group terms."""
         return self.groups[0].factor[0] if self.groups else None
 
     @property
@@ -81,11 +79,9 @@ def _fail(where, text, reason):
     raise DataError(f"{where}: formula {text!r} {reason}")
 
 
-def parse(text, where="formula", fitted=True):
+def parse(text, where="formula"):
     """Parse `text` with formulae; every formula the workflow cannot fit is a one-line
-    error naming `where` (the config key) and what to write instead. `fitted=False`
-    accepts every group structure formulae parses, for the data checks of structures
-    the model stages do not fit yet (not_fitted_yet)."""
+    error naming `where` (the config key) and what to write instead."""
     import formulae
     from formulae.terms.terms import GroupSpecificTerm, Intercept
 
@@ -130,9 +126,6 @@ def parse(text, where="formula", fitted=True):
         variables=tuple(_ordered(description.var_names, text)),
         categorical=frozenset(categorical),
     )
-    unsupported = fitted and not_fitted_yet(formula)
-    if unsupported:
-        _fail(where, text, unsupported)
     return formula
 
 
@@ -147,13 +140,10 @@ def _group_terms(terms):
     return tuple(GroupTerm(factor=tuple(name.split(":")), terms=tuple(parts)) for name, parts in factors.items())
 
 
-def not_fitted_yet(formula):
-    """Why the model stages cannot fit `formula`'s group structure yet (None when they
-    can): one varying intercept `(1 | g)` is what every stage fits today."""
-    groups = formula.groups
-    if len(groups) > 1 or any(g.terms != ("1",) for g in groups):
-        return f"has {', '.join(map(str, groups))}: {NEXT_ISSUE}"
-    return None
+def structured(formula):
+    """True where the group terms go beyond one varying intercept `(1 | g)`: the
+    prepared table then names every factor's levels and varying terms."""
+    return len(formula.groups) > 1 or any(g.terms != ("1",) for g in formula.groups)
 
 
 def _ordered(names, text):
@@ -268,17 +258,10 @@ def prepare_formula(table, text, family, se=None):
     `group`, `y`, `trials` (binomial), `offset`, `se`, `x:<design column>` and
     `u:<design column>` for columns constant within every group."""
     from . import structure
-    from .data import (
-        GROUP_PREDICTOR_PREFIX,
-        PREDICTOR_PREFIX,
-        _numeric,
-        finish,
-        group_labels,
-        known_se,
-        response_values,
-    )
+    from .data import GROUP_PREDICTOR_PREFIX, PREDICTOR_PREFIX, _numeric, finish, known_se, response_values
+    from .hierarchy import SLOPE_PREFIX, level_column
 
-    formula = parse(text, fitted=False)
+    formula = parse(text)
     missing = [name for name in formula.variables if name not in table.columns]
     if missing:
         raise DataError(
@@ -295,7 +278,7 @@ def prepare_formula(table, text, family, se=None):
         raise DataError(f"{table.path}: `se` (known standard errors) is a gaussian-only key; "
                         f"remove it or set family: gaussian (family is {family.name!r})")
     prepared = pd.DataFrame(index=range(len(table)))
-    prepared["group"] = (group_labels(table, formula.group, "formula") if formula.group
+    prepared["group"] = (structure.factor_labels(table, formula.grouping_columns) if formula.groups
                          else [str(i + 1) for i in range(len(table))])
     if formula.trials is not None:
         trials = _numeric(table, formula.trials, "formula")
@@ -310,10 +293,15 @@ def prepare_formula(table, text, family, se=None):
             if v not in (formula.response, formula.trials, *formula.grouping_columns)]
     frame = pd.DataFrame({name: _typed(table, name, formula.categorical) for name in used},
                          index=prepared.index)
-    structure.check(table, formula, slope_design(formula, frame))
-    unsupported = not_fitted_yet(formula)
-    if unsupported:
-        raise DataError(f"{table.path}: formula {text!r} {unsupported}")
+    slopes = slope_design(formula, frame)
+    structure.check(table, formula, slopes)
+    if structured(formula):
+        for group in formula.groups:
+            terms = [t for term in group.terms for t in ([term] if term == "1" else slopes[term])]
+            prepared[level_column(group.name, terms)] = structure.factor_labels(table, group.factor)
+        for columns_of_term in slopes.values():
+            for name, values in columns_of_term.items():
+                prepared[SLOPE_PREFIX + name] = values
     columns, offset = design(formula, frame)
     if offset is not None:
         _check_offset(table, formula, offset)

@@ -12,6 +12,14 @@ integrated as accurately as a group of one. Complete pooling has tau = 0: nothin
 integrate. No pooling has no population to draw a new group from, so it has no LOGO
 score.
 
+Every grouping factor has its own LOGO (leave one county out, leave one state out):
+a left-out level's effects and those of every level nested in it are integrated out,
+the effects of the factors it is nested in and of crossed factors are the fit's. With
+varying slopes or nested levels these effects span several dimensions: the gaussian
+marginal stays closed form, N(eta, D + W G W') with W the rows' varying terms and G
+the effects' covariance, by Woodbury's identity; other families are not integrated
+there yet.
+
 Two estimates of the same quantity: PSIS on that marginal likelihood (one fit, part
 of every run) and exact grouped K-fold refits (the `kfold` target).
 """
@@ -30,11 +38,14 @@ from scipy.special import logsumexp
 from . import families, strategies
 from .data import load_prepared, stored_arrays, subset_groups
 from .errors import DataError
+from .hierarchy import factors_of
 from .priors import resolve_priors
 
 log = logging.getLogger(__name__)
 
 NO_POPULATION = "no population: no pooling cannot predict a group it has not seen"
+MULTIDIMENSIONAL = ("not computed: a level's effects span several dimensions (varying slopes or nested "
+                    "factors), which only the gaussian family integrates exactly so far")
 CHUNK = 2**24  # draws x rows per block when scoring (bounded memory on large data)
 # Gauss–Hermite nodes per draw and group: 32 integrate a group within 1e-6 (in log)
 # wherever its likelihood has a peak, and within 4e-6 (tau = 2 on the log scale) to
@@ -56,23 +67,6 @@ def folds_of(n_groups, folds, seed):
     assignment = np.empty(n_groups, dtype=int)
     assignment[order] = np.arange(n_groups) % folds
     return assignment
-
-
-def _population(posterior, strategy, family):
-    """Flat draws of what a new group's rows depend on."""
-
-    def flat(name):
-        return None if name not in posterior else np.asarray(posterior[name], dtype=float)
-
-    draws = flat("mu")
-    n = draws.shape[0]
-    return {
-        "mu": draws,
-        "tau": flat("tau") if strategies.named(strategy).estimates_tau else np.zeros(n),
-        "beta": flat("beta"),
-        "gamma": flat("gamma"),
-        **{name: flat(name) for name in family.auxiliary},
-    }
 
 
 @dataclass(frozen=True)
@@ -103,23 +97,6 @@ class _Rows:
     def log_density(self, family, eta, aux):
         """Each group's rows' log density at linear predictors `eta` (draws, rows)."""
         return self.total(family.log_density(self.y, eta, aux, self.trials))
-
-
-def _predictor(part, rows, U):
-    """(draws, rows) linear predictor of each row at its new group's population mean
-    (the intercept's deviation from it is what is integrated out)."""
-    center = part["mu"][:, None] + (0.0 if U is None else part["gamma"] @ U.T)
-    eta = np.broadcast_to(center, (len(part["mu"]), len(rows.starts)))[:, rows.group]
-    if rows.X is not None:
-        eta = eta + part["beta"] @ rows.X.T
-    return eta if rows.offset is None else eta + rows.offset
-
-
-def _auxiliary(part, rows, family):
-    """The family's other parameters, broadcasting against (draws, rows); the known se
-    stand for sigma."""
-    aux = {name: part[name][:, None] for name in family.auxiliary if part[name] is not None}
-    return aux if rows.se is None else {**aux, "sigma": rows.se}
 
 
 def _normal_marginal(family, rows, eta, tau, aux):
@@ -193,44 +170,187 @@ def _mode(h, slope, shape):
 CLOSED_FORM = {"gaussian": _normal_marginal}  # families whose group marginal needs no quadrature
 
 
-def _integrator(family, strategy):
-    """How a group's intercept is integrated out: in closed form where there is one,
-    not at all where tau = 0, else by adaptive quadrature."""
-    if family.name in CLOSED_FORM:
-        return CLOSED_FORM[family.name]
-    return _adaptive_quadrature if strategies.named(strategy).estimates_tau else _fixed_intercept
-
-
 def group_log_lik(strategy, posterior, y, group, n_groups, family="gaussian", se=None, X=None, U=None,
                   trials=None, offset=None):
-    """log p(y_j | population draw) for every draw and group, the group's intercept
-    integrated out: (draws, groups). `posterior`: flat draws {name: (draws, ...)};
-    `family`: a pooling.families name."""
+    """log p(y_j | population draw) for every draw and group of one varying intercept
+    `(1 | g)`, the group's intercept integrated out: (draws, groups). `posterior`:
+    flat draws {name: (draws, ...)}; `family`: a pooling.families name."""
+    from .models import single_factor
+
+    arrays = dict(y=y, group=group, n_groups=n_groups, se=se, X=X, U=U, trials=trials, offset=offset, Z=None)
+    return factor_log_lik(strategy, posterior, arrays, single_factor(n_groups), 0, family=family)
+
+
+def _flat(posterior, name):
+    return None if name not in posterior else np.asarray(posterior[name], dtype=float)
+
+
+def _common(p, slopes, predictors):
+    """(draws, 1 + slopes) the population's intercept and each varying slope's mean."""
+    beta = p.get("beta")
+    columns = [p["mu"]] + [beta[:, list(predictors).index(t)] if beta is not None and t in predictors
+                           else np.zeros(len(p["mu"])) for t in slopes]
+    return np.stack(columns, axis=-1)
+
+
+def _deviations(p, factors, k, common, center, slopes):
+    """(draws, levels, 1 + slopes) the effects of factor k: its levels' coefficients
+    less those of the level above (the factor it is nested in, else the population),
+    rebuilt from the fit's totals (theta, slope and their per-factor namesakes)."""
+    factor = factors[k]
+
+    def total(a):
+        f = factors[a]
+        parent = (total(f.ancestors[-1])[:, f.ancestor_level(factors[f.ancestors[-1]])] if f.ancestors
+                  else np.broadcast_to(common[:, None, :], (len(common), f.n_levels, common.shape[1])))
+        out = np.array(parent)
+        if f.intercept:
+            out[..., 0] = p[f.name_of("theta")] - (center if f.finest else 0.0)
+        for t in (slopes if f.finest else f.slopes):
+            if f.finest and "slope" not in p:
+                continue
+            column = slopes.index(t)
+            out[..., 1 + column] = (p["slope"][..., column] if f.finest
+                                    else p[f.name_of("slope")][..., f.slopes.index(t)])
+        return out
+
+    own = total(k)
+    if not factor.ancestors:
+        return own - common[:, None, :]
+    parent = factor.ancestors[-1]
+    return own - total(parent)[:, factor.ancestor_level(factors[parent])]
+
+
+def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", slopes=(), predictors=()):
+    """log p(y_l | population draw) for every draw and level l of factor k: the rows of
+    the level scored with its effects, and those of every factor nested in it, integrated
+    out; the effects of the factors it is nested in and of crossed factors are the
+    fit's. (draws, levels). `arrays`: the model's arrays (pooling.data.stored_arrays);
+    `slopes` and `predictors`: the names of Z's and X's columns."""
     if not strategies.named(strategy).has_population:
         raise ValueError(NO_POPULATION)
     family = families.named(family)
-    p = _population(posterior, strategy, family)
-    rows = _Rows.by_group(y, group, n_groups, X=X, se=se, trials=trials, offset=offset)
-    U = None if U is None else np.asarray(U, dtype=float)
-    integrate = _integrator(family, strategy)
-    step = max(1, CHUNK // len(rows.y))
-    blocks = []
-    for s in range(0, len(p["mu"]), step):
-        part = {k: None if v is None else v[s:s + step] for k, v in p.items()}
-        blocks.append(integrate(family, rows, _predictor(part, rows, U), part["tau"],
-                                _auxiliary(part, rows, family)))
-    return np.concatenate(blocks)
+    p = {name: _flat(posterior, name) for name in posterior}
+    n = len(p["mu"])
+    U = arrays.get("U")
+    center = np.zeros((n, len(factors[k].level))) if U is None else p["gamma"] @ np.asarray(U, dtype=float).T
+    common = _common(p, slopes, predictors)
+    new = [a for a, f in enumerate(factors) if a == k or k in f.ancestors]
+    cells = common[:, None, :] + np.zeros((1, len(factors[k].level), 1))
+    cells[..., 0] += center
+    if strategies.named(strategy).estimates_tau:
+        for a, factor in enumerate(factors):
+            if a not in new:
+                cells += _deviations(p, factors, a, common, center, slopes)[:, factor.level]
+    group = np.asarray(arrays["group"])
+    eta = cells[:, group, 0]
+    if arrays.get("X") is not None:
+        eta = eta + p["beta"] @ np.asarray(arrays["X"], dtype=float).T
+    Z = arrays.get("Z")
+    if Z is not None:
+        eta = eta + np.einsum("drs,rs->dr", cells[:, group, 1:] - common[:, None, 1:], np.asarray(Z, dtype=float))
+    if arrays.get("offset") is not None:
+        eta = eta + arrays["offset"]
+    level = factors[k].level[group]
+    rows = _Rows.by_group(arrays["y"], level, factors[k].n_levels, se=arrays.get("se"),
+                          trials=arrays.get("trials"), X=None, offset=None)
+    eta = eta[:, np.argsort(level, kind="stable")]
+    aux = {name: p[name][:, None] for name in family.auxiliary if p.get(name) is not None}
+    aux = aux if rows.se is None else {**aux, "sigma": rows.se}
+    if not strategies.named(strategy).estimates_tau:
+        return _fixed_intercept(family, rows, eta, None, aux)
+    if new == [k] and factors[k].terms == ("1",):
+        integrate = CLOSED_FORM.get(family.name, _adaptive_quadrature)
+        tau = p[factors[k].name_of("tau")]
+        step = max(1, CHUNK // len(rows.y))
+        return np.concatenate([
+            integrate(family, rows, eta[s:s + step], tau[s:s + step],
+                      {name: v if rows.se is not None and name == "sigma" else v[s:s + step]
+                       for name, v in aux.items()})
+            for s in range(0, n, step)])
+    if family.name not in CLOSED_FORM:
+        log.warning("leave-one-%s-out under %s: the effects of a %s level span several dimensions "
+                    "(varying slopes or nested factors), which only the gaussian integrates exactly; "
+                    "not computed", factors[k].name, family.name, factors[k].name)
+        return np.full((n, factors[k].n_levels), np.nan)
+    Zs = None if Z is None else np.asarray(Z, dtype=float)[np.argsort(level, kind="stable")]
+    cell_of_row = group[np.argsort(level, kind="stable")]
+    return _normal_blocks(p, factors, new, rows, eta, cell_of_row, Zs, slopes, aux)
 
 
-def psis_logo(idata, strategy):
-    """PSIS-LOGO of one fit: az.loo on the groups' marginal log-likelihoods, under the
-    fit's family (fits from before families are gaussian)."""
+def _cholesky_of_effects(p, factor):
+    """(draws, terms, terms) the Cholesky factor of a factor's effect covariance."""
+    scales = ([p[factor.name_of("tau")][:, None]] if factor.intercept else []) + \
+        ([p[factor.name_of("tau_slope")]] if factor.slopes else [])
+    scale = np.concatenate(scales, axis=1)
+    if len(factor.terms) == 1:
+        return scale[:, :, None]
+    correlation = p[factor.name_of("corr")]
+    jitter = 1e-10 * np.eye(len(factor.terms))
+    return scale[:, :, None] * np.linalg.cholesky(correlation + jitter)
+
+
+def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
+    """Gaussian: each level's rows are N(eta, D + W G W'), W the rows' varying terms of
+    every new effect (the level's and its nested levels'), G their block-diagonal
+    covariance: by the matrix determinant lemma and Woodbury's identity, with
+    M = I + C' W' D^-1 W C (C = chol G), per draw."""
+    cholesky = {a: _cholesky_of_effects(p, factors[a]) for a in new}
+    ends = np.append(rows.starts[1:], len(rows.y))
+    out = np.empty((eta.shape[0], len(rows.starts)))
+    for level, (start, end) in enumerate(zip(rows.starts, ends)):
+        span = slice(start, end)
+        blocks, columns = [], []
+        for a in new:
+            factor = factors[a]
+            levels = factor.level[cells[span]]
+            for value in np.unique(levels):
+                member = (levels == value).astype(float)
+                terms = [member] + [member * Z[span, slopes.index(t)] for t in factor.slopes] \
+                    if factor.intercept else [member * Z[span, slopes.index(t)] for t in factor.slopes]
+                columns.append(np.stack(terms, axis=1))
+                blocks.append(a)
+        W = np.concatenate(columns, axis=1)
+        q = W.shape[1]
+        C = np.zeros((eta.shape[0], q, q))
+        at = 0
+        for a in blocks:
+            size = len(factors[a].terms)
+            C[:, at:at + size, at:at + size] = cholesky[a]
+            at += size
+        residual = rows.y[span] - eta[:, span]
+        variance = np.broadcast_to(aux["sigma"] ** 2, residual.shape) if rows.se is None \
+            else np.broadcast_to(rows.se[span] ** 2, residual.shape)
+        WC = np.einsum("rq,dqk->drk", W, C)
+        M = np.eye(q) + np.einsum("drk,dr,drl->dkl", WC, 1 / variance, WC)
+        b = np.einsum("drk,dr->dk", WC, residual / variance)
+        L = np.linalg.cholesky(M)
+        solved = np.linalg.solve(L, b[..., None])[..., 0]
+        out[:, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + np.log(variance).sum(1)
+                            + 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
+                            + (residual**2 / variance).sum(1) - (solved**2).sum(1))
+    return out
+
+
+def psis_logo(idata, strategy, k=None):
+    """PSIS-LOGO of one fit, leaving out each level of grouping factor k (default: the
+    finest, the fit's groups): az.loo on the levels' marginal log-likelihoods, under
+    the fit's family (fits from before families are gaussian). None where the family
+    cannot integrate the factor's effects (see factor_log_lik)."""
+    factors = factors_of(idata)
+    k = next(a for a, f in enumerate(factors) if f.finest) if k is None else k
     posterior = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
-    ll = group_log_lik(strategy, {k: v.values for k, v in posterior.data_vars.items()},
-                       family=idata.attrs.get("family", "gaussian"), **stored_arrays(idata))
+    coords = idata.posterior.coords
+    ll = factor_log_lik(
+        strategy, {name: v.values for name, v in posterior.data_vars.items()}, stored_arrays(idata), factors, k,
+        family=idata.attrs.get("family", "gaussian"),
+        slopes=tuple(coords["varying"].values) if "varying" in coords else (),
+        predictors=tuple(coords["predictor"].values) if "predictor" in coords else ())
+    if np.isnan(ll).any():
+        return None
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], ll.shape[1])
     log_lik = xr.Dataset({"y": (("chain", "draw", "group"), ll.reshape(shape))},
-                         coords={"group": idata.posterior["group"].values})
+                         coords={"group": list(factors[k].labels)})
     return az.loo(az.InferenceData(posterior=idata.posterior, log_likelihood=log_lik), pointwise=True)
 
 
@@ -258,15 +378,34 @@ def _difference(pointwise, best):
 
 
 def logo_tables(fits, kfold=None):
-    """(per strategy, per group) tables: PSIS-LOGO with Pareto k, and exact K-fold
-    LOGO where `kfold` (rows: strategy, group, fold, elpd) has every group of it."""
+    """(summary, per level) tables for every grouping factor (`factor`: its name, as
+    the formula writes it; `group` for one varying intercept): PSIS-LOGO with Pareto
+    k, and exact K-fold LOGO where `kfold` (rows: strategy, group, fold, elpd) has
+    every group of the finest factor. The summary has a row per factor and strategy."""
+    summaries, groups = [], []
+    for k, factor in enumerate(factors_of(next(iter(fits.values())))):
+        summary, table = _factor_tables(fits, k, factor, kfold if factor.finest else None)
+        summaries.append(summary.assign(factor=factor.name))
+        groups.append(table.assign(factor=factor.name) if len(table) else table)
+    summary = pd.concat(summaries)
+    summary = summary[["factor", *[c for c in summary.columns if c != "factor"]]]
+    groups = pd.concat(groups, ignore_index=True)
+    if "factor" in groups:
+        groups = groups[["factor", *[c for c in groups.columns if c != "factor"]]]
+    return summary, groups
+
+
+def _factor_tables(fits, k, factor, kfold):
     groups, summary = [], []
     for strategy, idata in fits.items():
         if not strategies.named(strategy).has_population:
             summary.append({"strategy": strategy, "note": NO_POPULATION})
             continue
-        loo = psis_logo(idata, strategy)
-        table = pd.DataFrame({"strategy": strategy, "group": idata.posterior["group"].values,
+        loo = psis_logo(idata, strategy, k)
+        if loo is None:
+            summary.append({"strategy": strategy, "note": MULTIDIMENSIONAL})
+            continue
+        table = pd.DataFrame({"strategy": strategy, "group": list(factor.labels),
                               "elpd_psis": loo.loo_i.values, "pareto_k": loo.pareto_k.values})
         summary.append({"strategy": strategy, "elpd_psis": loo.elpd_loo, "se_psis": loo.se,
                         "p_logo": loo.p_loo, "n_pareto_k_high": int((loo.pareto_k > loo.good_k).sum()),
@@ -295,7 +434,9 @@ def logo_tables(fits, kfold=None):
         diffs = {s: _difference(wide[s], wide[best]) for s in wide if not wide[s].isna().any()}
         summary[f"elpd_diff_{method}"] = [diffs.get(s, (np.nan, np.nan))[0] for s in summary.index]
         summary[f"dse_{method}"] = [diffs.get(s, (np.nan, np.nan))[1] for s in summary.index]
-    return summary.sort_values("elpd_psis", ascending=False, na_position="last"), groups
+    if "elpd_psis" in summary:
+        summary = summary.sort_values("elpd_psis", ascending=False, na_position="last")
+    return summary, groups
 
 
 def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
@@ -306,6 +447,10 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
     if not strategies.named(strategy).has_population:
         raise DataError(f"kfold for {strategy}: {NO_POPULATION}")
     data = load_prepared(prepared_csv)
+    if data.factors:
+        raise DataError(f"{source_csv}: kfold refits hold out groups of one varying intercept (1 | g) so "
+                        f"far, and this dataset's formula has varying slopes or several grouping factors; "
+                        f"its PSIS-LOGO per factor is in logo_compare.csv")
     assignment = folds_of(data.n_groups, kfold["folds"], kfold["seed"])
     if fold > assignment.max():
         raise DataError(f"{source_csv}: kfold.folds asks for fold {fold + 1} but there are only "

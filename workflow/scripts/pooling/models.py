@@ -1,20 +1,27 @@
 """The three pooling strategies side by side, as vectorized numpyro models, for every
-likelihood family (pooling.families).
+likelihood family (pooling.families) and every group structure a formula gives
+(pooling.hierarchy: varying intercepts and slopes over nested and crossed factors).
 
 Every strategy has the same single observed site `y` over plate `obs` in the rows'
 original order, so their pointwise log-likelihoods line up for LOO, and the same
-`theta` over plate `group` (each group's intercept on the link scale), so their group
-estimates can be plotted together. A model takes its data as one `ModelData` (a JAX
-pytree, so the data can be traced arguments of one compiled program, as in
-pooling.batch) and `y`: the responses, None for predictive draws, or their per-group
-sufficient statistics (pooling.sufficient), the form NUTS samples wherever it is exact:
-the same posterior at O(groups) per gradient. Its one observed site `y` is then the
-rows' total log density, so pointwise log-likelihoods always come from the row form.
+`theta` over plate `group` (each cell's intercept on the link scale; the cells are the
+finest groups), so their group estimates can be plotted together. A model takes its
+data as one `ModelData` (a JAX pytree, so the data can be traced arguments of one
+compiled program, as in pooling.batch) and `y`: the responses, None for predictive
+draws, or their per-group sufficient statistics (pooling.sufficient), the form NUTS
+samples wherever it is exact: the same posterior at O(groups) per gradient. Its one
+observed site `y` is then the rows' total log density, so pointwise log-likelihoods
+always come from the row form.
 
-Linear predictor of row i in group j: theta_j + x_i beta + offset_i.
+Linear predictor of row i in cell j: theta_j + x_i beta + z_i (slope_j - beta_z) +
+offset_i, where slope_j are the cell's varying slopes and beta_z their population
+means (the common coefficients of the same columns, 0 for a column that is no common
+term). Each factor's effects are index-based (a level per cell, never a dense design
+matrix) and non-centered: correlated effects are z @ (diag(tau) L)' with L the
+Cholesky factor of an LKJ-distributed correlation matrix, as brms samples them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import jax
@@ -24,7 +31,8 @@ import numpyro
 import numpyro.distributions as dist
 
 from . import families
-from .priors import COEFFICIENTS, stacked
+from .hierarchy import Factor
+from .priors import stacked
 from .sufficient import sufficient_log_lik
 
 
@@ -33,12 +41,13 @@ class ModelData:
     """Everything a model reads besides the response; None where a dataset has none.
     In the sufficient form only `U` is kept (the rest is in the statistics)."""
 
-    group: np.ndarray | None = None  # (rows,) index into the groups
+    group: np.ndarray | None = None  # (rows,) index into the cells
     X: np.ndarray | None = None  # (rows, predictors)
-    U: np.ndarray | None = None  # (groups, group predictors)
+    U: np.ndarray | None = None  # (cells, group predictors)
     offset: np.ndarray | None = None  # (rows,) added to the linear predictor
     trials: np.ndarray | None = None  # (rows,) binomial trials
     se: np.ndarray | None = None  # (rows,) known standard errors (gaussian)
+    Z: np.ndarray | None = None  # (rows, varying slopes) their design columns
 
     @property
     def rows(self):
@@ -50,17 +59,26 @@ class ModelData:
 
 
 jax.tree_util.register_dataclass(
-    ModelData, data_fields=["group", "X", "U", "offset", "trials", "se"], meta_fields=[])
+    ModelData, data_fields=["group", "X", "U", "offset", "trials", "se", "Z"], meta_fields=[])
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What a model needs besides the data: sizes, family and numpyro priors."""
+    """What a model needs besides the data: sizes, group structure, family and priors."""
 
-    n_groups: int
-    priors: dict  # name -> numpyro distribution; "beta", "gamma" batched over columns
+    n_groups: int  # cells
+    priors: dict  # name -> numpyro distribution; coefficients batched over columns
     family: families.Family = families.BY_NAME["gaussian"]
     centered: bool = False
+    factors: tuple = ()  # pooling.hierarchy.Factor each, parents before the factors nested in them
+    slopes: tuple = ()  # the varying design columns (Z's columns)
+    slope_common: tuple = field(default=())  # per slope, its column of X (beta), or -1
+
+    @property
+    def terms(self):
+        """Every varying term: the intercept, then each slope (a factor's effects are
+        laid out over these, zero where it has no such term)."""
+        return ("1", *self.slopes)
 
 
 def _coefficients(spec, name, plate, columns):
@@ -71,15 +89,19 @@ def _coefficients(spec, name, plate, columns):
         return numpyro.sample(name, spec.priors[name])
 
 
-def _group_effects(spec, data):
-    gamma = _coefficients(spec, "gamma", "group_predictor", data.columns("U"))
-    return 0.0 if gamma is None else data.U @ gamma
-
-
-def _likelihood(spec, theta, data, y):
+def _n_predictors(data, y):
     stats = None if y is None or hasattr(y, "shape") else y
-    predictors = data.columns("X") if stats is None else stats.n_predictors
-    beta = _coefficients(spec, "beta", "predictor", predictors)
+    return data.columns("X") if stats is None else stats.n_predictors
+
+
+def _population_slopes(spec, beta):
+    """(slopes,) the mean of each varying slope: its common coefficient, else 0."""
+    return jnp.stack([beta[k] if k >= 0 else jnp.zeros(()) for k in spec.slope_common]) \
+        if spec.slopes else jnp.zeros((0,))
+
+
+def _likelihood(spec, theta, slope_deviation, beta, data, y):
+    stats = None if y is None or hasattr(y, "shape") else y
     known_se = data.se is not None if stats is None else getattr(stats, "known_se", False)
     aux = {name: numpyro.sample(name, spec.priors[name]) for name in spec.family.auxiliary
            if not (name == "sigma" and known_se)}
@@ -89,6 +111,8 @@ def _likelihood(spec, theta, data, y):
     eta = theta[data.group]
     if beta is not None:
         eta = eta + data.X @ beta
+    if slope_deviation is not None:
+        eta = eta + jnp.sum(data.Z * slope_deviation[data.group], axis=-1)
     if data.offset is not None:
         eta = eta + data.offset
     with numpyro.plate("obs", data.rows):
@@ -98,39 +122,112 @@ def _likelihood(spec, theta, data, y):
 
 
 def no_pooling(spec, data, y=None):
-    """Each group its own intercept with an independent prior: nothing is shared.
-    Group-level predictors are left out: they are collinear with the intercepts."""
+    """Each cell its own intercept and varying slopes, with independent priors: nothing
+    is shared. Group-level predictors, and the common terms of the varying slopes, are
+    left out: they are collinear with the free cell coefficients."""
+    beta = _coefficients(spec, "beta", "predictor", _n_predictors(data, y))
     with numpyro.plate("group", spec.n_groups):
         theta = numpyro.sample("theta", spec.priors["theta"])
-    _likelihood(spec, theta, data, y)
+    slope = None
+    if spec.slopes:
+        with numpyro.plate("group", spec.n_groups, dim=-2), numpyro.plate("varying", len(spec.slopes), dim=-1):
+            slope = numpyro.sample("slope", spec.priors["slope"])
+    _likelihood(spec, theta, slope, beta, data, y)
 
 
 def complete_pooling(spec, data, y=None):
-    """One intercept for all rows (plus group-level predictors as ordinary predictors);
-    theta is that intercept per group so all strategies compare."""
+    """One intercept for all rows (plus group-level predictors as ordinary predictors)
+    and every group term dropped; theta is that intercept per cell so all strategies
+    compare."""
     mu = numpyro.sample("mu", spec.priors["mu"])
+    beta = _coefficients(spec, "beta", "predictor", _n_predictors(data, y))
     theta = numpyro.deterministic(
         "theta", jnp.broadcast_to(mu + _group_effects(spec, data), (spec.n_groups,))
     )
-    _likelihood(spec, theta, data, y)
+    _likelihood(spec, theta, None, beta, data, y)
+
+
+def _group_effects(spec, data):
+    gamma = _coefficients(spec, "gamma", "group_predictor", data.columns("U"))
+    return 0.0 if gamma is None else data.U @ gamma
+
+
+def _scales(spec, factor):
+    """(terms,) the factor's group-level standard deviations, intercept first."""
+    parts = []
+    if factor.intercept:
+        parts.append(numpyro.sample(factor.name_of("tau"), spec.priors[factor.name_of("tau")])[None])
+    if factor.slopes:
+        with numpyro.plate(f"{factor.dim}_varying", len(factor.slopes)):
+            parts.append(numpyro.sample(factor.name_of("tau_slope"), spec.priors[factor.name_of("tau_slope")]))
+    return jnp.concatenate(parts)
+
+
+def _deviations(spec, factor, center):
+    """(levels, terms of the factor) each level's effects, deviations from `center`
+    (levels,), its parent's intercept (used by a centered varying intercept only)."""
+    scale = _scales(spec, factor)
+    if len(factor.terms) == 1:
+        with numpyro.plate(factor.dim, factor.n_levels):
+            if spec.centered:
+                total = numpyro.sample(factor.name_of("theta"), dist.Normal(center, scale[0]))
+                return (total - center)[:, None]
+            z = numpyro.sample(factor.name_of("theta_z"), dist.Normal(0.0, 1.0))
+        return (scale[0] * z)[:, None]
+    cholesky = numpyro.sample(f"{factor.name_of('corr')}_cholesky",
+                              spec.priors[factor.name_of("corr")](len(factor.terms)))
+    numpyro.deterministic(factor.name_of("corr"), cholesky @ cholesky.T)
+    with numpyro.plate(factor.dim, factor.n_levels):
+        z = numpyro.sample(factor.name_of("theta_z"), dist.Normal(0.0, 1.0).expand([len(factor.terms)]).to_event(1))
+    return (z * scale) @ cholesky.T
+
+
+def _chain(spec, k):
+    """The factor k and those it is nested in, outermost first."""
+    return (*spec.factors[k].ancestors, k)
 
 
 def partial_pooling(spec, data, y=None):
-    """Group intercepts drawn from Normal(mu + U gamma, tau), mu, gamma, tau estimated.
+    """Every factor's effects drawn around the level above: a cell's coefficients are
+    the population's (mu + U gamma, the slopes' common coefficients) plus the effects
+    of every factor it belongs to, each factor's effects Normal with its own standard
+    deviations (tau, tau_slope) and, where it has several terms, an LKJ correlation.
 
-    Non-centered by default (theta = mu + tau * theta_z), which avoids the funnel
-    when groups carry little information; `centered` samples theta directly.
+    Non-centered by default (effects = tau * z), which avoids the funnel when groups
+    carry little information; `centered` samples a varying intercept directly around
+    its parent's (effects with slopes stay non-centered, as brms samples them).
     """
     mu = numpyro.sample("mu", spec.priors["mu"])
-    tau = numpyro.sample("tau", spec.priors["tau"])
+    beta = _coefficients(spec, "beta", "predictor", _n_predictors(data, y))
     center = mu + _group_effects(spec, data)
-    with numpyro.plate("group", spec.n_groups):
-        if spec.centered:
-            theta = numpyro.sample("theta", dist.Normal(center, tau))
-        else:
-            theta_z = numpyro.sample("theta_z", dist.Normal(0.0, 1.0))
-            theta = numpyro.deterministic("theta", center + tau * theta_z)
-    _likelihood(spec, theta, data, y)
+    common = jnp.concatenate([mu[None], _population_slopes(spec, beta)])
+    columns = {term: k for k, term in enumerate(spec.terms)}
+    deviations = []  # (levels, all terms) per factor
+    for factor in spec.factors:
+        parent = sum((deviations[a][factor.ancestor_level(spec.factors[a]), 0] for a in factor.ancestors),
+                     jnp.zeros(factor.n_levels))
+        parent = parent + (center if factor.finest else mu)
+        own = _deviations(spec, factor, parent)
+        deviations.append(jnp.zeros((factor.n_levels, len(spec.terms))).at[
+            :, [columns[t] for t in factor.terms]].set(own))
+    for k, factor in enumerate(spec.factors):
+        if factor.finest:
+            continue
+        total = common + sum(deviations[a][factor.ancestor_level(spec.factors[a]) if a != k else slice(None)]
+                             for a in _chain(spec, k))
+        if factor.intercept and not (spec.centered and factor.terms == ("1",)):  # else sampled
+            numpyro.deterministic(factor.name_of("theta"), total[:, 0])
+        if factor.slopes:
+            numpyro.deterministic(factor.name_of("slope"), total[:, [columns[t] for t in factor.slopes]])
+    cell = sum(deviation[factor.level] for factor, deviation in zip(spec.factors, deviations))
+    theta = center + cell[:, 0]
+    if not (spec.centered and any(f.finest and f.terms == ("1",) for f in spec.factors)):
+        numpyro.deterministic("theta", theta)
+    slope_deviation = None
+    if spec.slopes:
+        slope_deviation = cell[:, 1:]
+        numpyro.deterministic("slope", common[1:] + slope_deviation)
+    _likelihood(spec, theta, slope_deviation, beta, data, y)
 
 
 MODELS = {
@@ -140,21 +237,31 @@ MODELS = {
 }
 
 
-def build_spec(n_groups, resolved_priors, parameterization="noncentered", family="gaussian"):
-    """Turn resolved priors ({name: (Prior, source)}) into a model Spec."""
+def single_factor(n_groups):
+    """The structure of one varying intercept `(1 | g)`: one finest factor."""
+    return (Factor(name="group", terms=("1",), level=np.arange(n_groups, dtype=np.int32),
+                   labels=tuple(range(n_groups)), ancestors=(), finest=True),)
+
+
+def build_spec(n_groups, resolved_priors, parameterization="noncentered", family="gaussian",
+               factors=(), slopes=(), slope_common=()):
+    """Turn resolved priors ({name: (Prior, source)}) into a model Spec; `factors`
+    default to one varying intercept over the `n_groups` groups."""
     priors = {name: prior.to_numpyro() for name, (prior, _) in resolved_priors.items()
               if "[" not in name}
-    for coefficient in COEFFICIENTS:
+    batched = sorted({name.partition("[")[0] for name in resolved_priors if "[" in name})
+    for root in batched:
         columns = [prior for name, (prior, _) in resolved_priors.items()
-                   if name.startswith(coefficient + "[")]
-        if columns:
-            priors[coefficient] = stacked(columns)
+                   if name.partition("[")[0] == root]
+        priors[root] = stacked(columns)
     return Spec(n_groups=n_groups, priors=priors, family=families.named(family),
-                centered=parameterization == "centered")
+                centered=parameterization == "centered", factors=factors or single_factor(n_groups),
+                slopes=tuple(slopes), slope_common=tuple(slope_common))
 
 
 def strategy_model(strategy, n_groups, resolved_priors, parameterization="noncentered",
-                   family="gaussian"):
+                   family="gaussian", factors=(), slopes=(), slope_common=()):
     """The strategy's model with its Spec bound, so that it takes only data (the data
     can then be traced arguments of a compiled program, as in pooling.batch)."""
-    return partial(MODELS[strategy], build_spec(n_groups, resolved_priors, parameterization, family))
+    return partial(MODELS[strategy], build_spec(n_groups, resolved_priors, parameterization, family,
+                                                factors, slopes, slope_common))

@@ -22,6 +22,7 @@ FAMILIES = {
     "lognormal": (("loc", "scale"), ("scale",), True),
     "uniform": (("low", "high"), (), False),
     "gamma": (("shape", "rate"), ("shape", "rate"), True),
+    "lkj": (("eta",), ("eta",), False),  # correlation matrices only (its dimension is the factor's terms)
 }
 
 
@@ -31,17 +32,23 @@ def _numpyro_family(family):
 
     if family == "halfstudent_t":
         return lambda df, scale: dist.FoldedDistribution(dist.StudentT(df, 0.0, scale))
+    if family == "lkj":  # of a Cholesky factor, given the matrix's dimension
+        return lambda eta: lambda dimension: dist.LKJCholesky(dimension, eta)
     names = {"student_t": "StudentT", "halfnormal": "HalfNormal", "halfcauchy": "HalfCauchy",
              "lognormal": "LogNormal"}
     return getattr(dist, names.get(family, family.capitalize()))
 
 
 # Parameters that live on (0, inf): their prior must not put mass below zero.
-POSITIVE = ("tau", *families.AUXILIARY)
+POSITIVE = ("tau", "tau_slope", *families.AUXILIARY)
 MEANING = {"nu": "degrees of freedom", "alpha": "a dispersion (the negative binomial's shape)"}
-KNOWN = ("mu", "tau", "beta", "gamma", "theta", *families.AUXILIARY)
-# Coefficients: one prior per column, named like beta[floor].
-COEFFICIENTS = ("beta", "gamma")
+# what a prior can be set for; a grouping factor's own (pooling.hierarchy) take its
+# name as a suffix: tau_state, tau_slope_state, corr_state
+KNOWN = ("mu", "tau", "tau_slope", "corr", "beta", "gamma", "theta", "slope", *families.AUXILIARY)
+# Coefficients and slope scales: one prior per column, named like beta[floor].
+COEFFICIENTS = ("beta", "gamma", "slope", "tau_slope")
+CORRELATION = "corr"
+DEFAULT_LKJ = 2.0
 
 _PATTERN = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$")
 
@@ -107,37 +114,71 @@ def parse_prior(text, where, parameter=None):
     if family == "uniform" and args[0] >= args[1]:
         raise PriorError(f"{where}: uniform needs low < high, got {text!r}")
     prior = Prior(family, args)
-    if parameter in POSITIVE and not prior.positive:
+    base = root_of(parameter) if parameter else None
+    if parameter and (base == CORRELATION) != (family == "lkj"):
+        reason = ("a correlation matrix takes lkj(eta), e.g. lkj(2)" if base == CORRELATION
+                  else "lkj(eta) is the prior of a correlation matrix (corr) only")
+        raise PriorError(f"{where}: {reason}, not {text!r}")
+    if base in POSITIVE and not prior.positive:
         raise PriorError(
-            f"{where}: {parameter} is {MEANING.get(parameter, 'a standard deviation')}, so its "
+            f"{where}: {parameter} is {MEANING.get(base, 'a standard deviation')}, so its "
             f"prior needs positive support; use e.g. halfnormal, halfcauchy, halfstudent_t, exponential, "
             f"lognormal or uniform(0, upper), not {text!r}"
         )
     return prior
 
 
-def check_overrides(overrides, where):
-    """Parse every user prior so that a typo stops the run before any job starts."""
+def root_of(name):
+    """The KNOWN name a parameter name stands for: tau_slope_state -> tau_slope."""
+    from .hierarchy import root
+
+    base, _ = root(name)
+    return base or name
+
+
+def check_overrides(overrides, where, factors=None):
+    """Parse every user prior so that a typo stops the run before any job starts.
+    `factors` (grouping factor names of the dataset's formula, if known) also checks
+    that a suffixed name (tau_state) names one of them."""
     for name, text in overrides.items():
-        if name not in KNOWN:
+        base = root_of(name)
+        suffix = name[len(base):]
+        unknown = base not in KNOWN or (suffix and (factors is not None and suffix[1:] not in factors))
+        if unknown:
             raise PriorError(
-                f"{where}.{name}: unknown parameter; priors can be set for {', '.join(KNOWN)}"
+                f"{where}.{name}: unknown parameter; priors can be set for {', '.join(KNOWN)}, and a "
+                f"grouping factor's tau, tau_slope and corr with its name appended (tau_county)"
             )
         parse_prior(text, f"{where}.{name}", name)
 
 
-def sampled(strategy, family="gaussian", known_se=False):
+def sampled(strategy, family="gaussian", known_se=False, factors=None):
     """The parameters a strategy's fit samples under `family` (a name): the strategy's
-    own, then the family's (sigma, nu, alpha), sigma aside where the se are known."""
+    own (partial pooling's `tau` standing for every grouping factor's standard
+    deviations and correlations, pooling.hierarchy.Factor.parameters, when `factors`
+    are given; no pooling's `theta` for its cell coefficients, `slope` too where the
+    factors vary slopes), then the family's (sigma, nu, alpha), sigma aside where the
+    se are known."""
     extra = [p for p in families.named(family).auxiliary if not (p == "sigma" and known_se)]
-    return (*strategies.named(strategy).parameters, *extra)
+    own = []
+    for name in strategies.named(strategy).parameters:
+        if name == "tau" and factors:
+            own += [p for factor in factors for p in factor.parameters()]
+        elif name == "theta" and factors and any(f.slopes for f in factors):
+            own += ["theta", "slope"]
+        else:
+            own.append(name)
+    return (*own, *extra)
 
 
 def relevant_overrides(strategy, overrides, family="gaussian"):
     """The user priors a strategy's fit reads, so other priors do not trigger its rerun."""
     parameters = set(sampled(strategy, family))
-    used = parameters | ({"mu"} if "theta" in parameters else set())  # theta defaults to mu's prior
-    return {name: text for name, text in overrides.items() if name in used}
+    if "tau" in parameters:  # and every factor's scales and correlations
+        parameters |= {"tau_slope", "corr"}
+    if "theta" in parameters:
+        parameters |= {"slope", "mu"}  # theta defaults to mu's prior
+    return {name: text for name, text in overrides.items() if root_of(name) in parameters}
 
 
 def default_priors(data, family="gaussian"):
@@ -149,7 +190,11 @@ def default_priors(data, family="gaussian"):
     Logit and log links take the scale as 1: mu and theta ~ normal(link(pooled mean),
     2.5), the pooled mean being the share of successes or the rate per unit of exposure;
     tau ~ exponential(1). Each coefficient ~ normal(0, 2.5 s / sd(x)), with sd(x) over
-    rows for a predictor (beta) and over groups for a group-level predictor (gamma).
+    rows for a predictor (beta) and over groups for a group-level predictor (gamma);
+    no pooling's cell slopes too (slope, sd of the slope's column z). Every grouping
+    factor's intercept sd ~ tau's prior, each slope's sd (tau_slope) ~ exponential(sd(z)
+    / s), and each correlation matrix ~ lkj(2) (the PyMC primer's; brms's is lkj(1)),
+    which leans towards independent effects when few groups inform it.
     t: nu ~ gamma(2, 0.1) (brms and bambi's default); negativebinomial: alpha ~
     halfcauchy(1), which leaves room for nearly Poisson data (large alpha).
     """
@@ -174,6 +219,12 @@ def default_priors(data, family="gaussian"):
     for name, matrix, columns in _coefficients(data):
         for k, column in enumerate(columns):
             priors[f"{name}[{column}]"] = Prior("normal", (0.0, 2.5 * scale / (_spread(matrix[:, k]) or 1.0)))
+    slope_spread = {column: _spread(data.Z[:, k]) or 1.0 for k, column in enumerate(data.slope_names)}
+    for factor in data.factors:
+        priors[factor.name_of("tau")] = priors["tau"]
+        priors[factor.name_of("corr")] = Prior("lkj", (DEFAULT_LKJ,))
+        for column in (c for c in factor.slopes if c in slope_spread):  # none under complete pooling
+            priors[f"{factor.name_of('tau_slope')}[{column}]"] = Prior("exponential", (slope_spread[column] / scale,))
     return priors
 
 
@@ -198,6 +249,7 @@ def _spread(values):
 def _coefficients(data):
     yield "beta", data.X, data.predictor_names
     yield "gamma", data.U, data.group_predictor_names
+    yield "slope", data.Z, data.slope_names
 
 
 def resolve_priors(strategy, overrides, data, family="gaussian"):
@@ -207,14 +259,18 @@ def resolve_priors(strategy, overrides, data, family="gaussian"):
     A user's `beta` or `gamma` prior applies to every column; `theta` falls back to
     the user's `mu` prior, since both describe a group mean.
     """
+    from .data import for_strategy
+
+    data = for_strategy(data, strategy)
     defaults = default_priors(data, family)
     user = {name: parse_prior(text, f"priors.{name}", name) for name, text in overrides.items()}
     if "theta" not in user and "mu" in user:
         user["theta"] = user["mu"]
     columns = {name: names for name, _, names in _coefficients(data)}
+    columns |= {factor.name_of("tau_slope"): factor.slopes for factor in data.factors}
     resolved = {}
-    for name in sampled(strategy, family, known_se=data.se is not None):
-        keys = [f"{name}[{column}]" for column in columns[name]] if name in COEFFICIENTS else [name]
+    for name in sampled(strategy, family, known_se=data.se is not None, factors=data.factors):
+        keys = [f"{name}[{column}]" for column in columns[name]] if root_of(name) in COEFFICIENTS else [name]
         for key in keys:
             resolved[key] = (user[name], "user") if name in user else (defaults[key], "default")
     return resolved

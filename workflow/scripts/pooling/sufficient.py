@@ -144,7 +144,10 @@ def sufficient_log_lik(stats, theta, beta=None, sigma=None):
 
 def sufficient_stats(family, data):
     """The statistics NUTS samples on for `data` (a pooling.data.Prepared), or None
-    where the family has no exact reduction for it (then the rows are sampled)."""
+    where the family has no exact reduction for it (then the rows are sampled). Varying
+    slopes are sampled on the rows (pooling.hierarchy)."""
+    if data.Z is not None:
+        return None
     if family.sufficient_always:
         y = data.y if data.offset is None else data.y - data.offset  # identity link
         return group_stats(y, data.group, data.n_groups, se=data.se, X=data.X)
