@@ -134,16 +134,39 @@ def test_report_archive_holds_every_figure_and_table(run):
     for item in ("forest.png", "shrinkage.png", "loo_compare.png", "loo_compare.csv",
                  "priors.csv", "ppc_partial_pooling.png", "trace_no_pooling.png",
                  "complete_pooling.csv"):
-        assert names.count(item) == 4, item  # one per dataset
+        assert names.count(item) == 6, item  # one per dataset
+    assert names.count("group_level.png") == 6
     assert names.count("truth.json") == 1
-    for dataset in ("seed", "eight_schools", "efron_morris", "simulated"):
+    for dataset in ("seed", "eight_schools", "efron_morris", "sleepstudy", "pastes", "simulated"):
         assert f"Shrinkage in {dataset}:" in html  # captions rendered per dataset
     assert front_page_models(html) == {
         "seed": "response y; family gaussian",
         "eight_schools": "response y, group school; family gaussian",
         "efron_morris": "p(hits, at_bats) ~ 1 + (1 | player); family binomial",
+        "sleepstudy": "Reaction ~ Days + (1 + Days | Subject); family gaussian",
+        "pastes": "strength ~ 1 + (1 | batch/cask); family gaussian",
         "simulated": "response y, group group; family gaussian",
     }
+
+
+def test_deeper_hierarchies_go_through_every_stage(run):
+    """The shipped varying-slopes (sleepstudy) and nested (Pastes) datasets: their fits
+    carry the factors' parameters with the real labels, and leave-one-group-out is
+    scored per factor, partial pooling best at predicting a new batch and a new cask."""
+    posterior = fit(run, "sleepstudy", "partial_pooling").posterior
+    assert posterior["corr"].sel(term="1", term_="Days").dims == ("chain", "draw")
+    assert posterior["slope"].dims == ("chain", "draw", "group", "varying")
+    assert list(posterior["varying"].values) == ["Days"]
+    nested = fit(run, "pastes", "partial_pooling").posterior
+    assert list(nested["batch"].values) == list("ABCDEFGHIJ")
+    assert list(nested["group"].values[:3]) == ["A:a", "A:b", "A:c"]
+    logo = pd.read_csv(run / "results/pastes/logo_compare.csv")
+    scored = logo.dropna(subset=["elpd_psis"])
+    assert sorted(set(scored["factor"])) == ["batch", "batch:cask"]
+    best = scored.loc[scored.groupby("factor")["elpd_psis"].idxmax(), "strategy"]
+    assert set(best) == {"partial_pooling"}
+    groups = pd.read_csv(run / "results/pastes/logo_groups.csv", keep_default_na=False)
+    assert len(groups[(groups["factor"] == "batch") & (groups["strategy"] == "partial_pooling")]) == 10
 
 
 def front_page_models(html):

@@ -34,3 +34,19 @@ rule build_radon:
         "../../environment.yml"
     script:
         "../scripts/build_radon.py"
+
+
+rule build_radon_states:
+    input:
+        srrs2="resources/radon/srrs2.dat",
+        cty="resources/radon/cty.dat",
+    output:
+        "resources/radon/radon_states.csv",
+    log:
+        "logs/radon/build_radon_states.log",
+    benchmark:
+        "benchmarks/radon/build_radon_states.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/build_radon_states.py"

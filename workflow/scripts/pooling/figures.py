@@ -206,6 +206,8 @@ def shrinkage(no_pooling, partial_pooling, out):
     ax.set_ylabel(f"posterior mean: {scale}")
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
+    if slopes:
+        fig.tight_layout()
     return _save(fig, out)
 
 

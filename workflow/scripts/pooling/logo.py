@@ -318,17 +318,20 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
             size = len(factors[a].terms)
             C[:, at:at + size, at:at + size] = cholesky[a]
             at += size
-        residual = rows.y[span] - eta[:, span]
-        variance = np.broadcast_to(aux["sigma"] ** 2, residual.shape) if rows.se is None \
-            else np.broadcast_to(rows.se[span] ** 2, residual.shape)
-        WC = np.einsum("rq,dqk->drk", W, C)
-        M = np.eye(q) + np.einsum("drk,dr,drl->dkl", WC, 1 / variance, WC)
-        b = np.einsum("drk,dr->dk", WC, residual / variance)
-        L = np.linalg.cholesky(M)
-        solved = np.linalg.solve(L, b[..., None])[..., 0]
-        out[:, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + np.log(variance).sum(1)
-                            + 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
-                            + (residual**2 / variance).sum(1) - (solved**2).sum(1))
+        step = max(1, CHUNK // ((end - start) * q))  # draws per block: bounded memory
+        for s in range(0, eta.shape[0], step):
+            draws = slice(s, s + step)
+            residual = rows.y[span] - eta[draws, span]
+            variance = np.broadcast_to(aux["sigma"][draws] ** 2, residual.shape) if rows.se is None \
+                else np.broadcast_to(rows.se[span] ** 2, residual.shape)
+            WC = np.einsum("rq,dqk->drk", W, C[draws])
+            M = np.eye(q) + np.einsum("drk,dr,drl->dkl", WC, 1 / variance, WC)
+            b = np.einsum("drk,dr->dk", WC, residual / variance)
+            L = np.linalg.cholesky(M)
+            solved = np.linalg.solve(L, b[..., None])[..., 0]
+            out[draws, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + np.log(variance).sum(1)
+                                        + 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
+                                        + (residual**2 / variance).sum(1) - (solved**2).sum(1))
     return out
 
 

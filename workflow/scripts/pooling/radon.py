@@ -1,5 +1,6 @@
-"""The Minnesota radon table (Gelman & Hill 2007; the PyMC multilevel primer), built from
-the EPA survey files so that the data a fit reads can be traced to their public source."""
+"""The radon tables, built from the EPA survey files so that the data a fit reads can be
+traced to their public source: Minnesota (Gelman & Hill 2007; the PyMC multilevel
+primer) and every state of the survey, counties in states."""
 
 import logging
 
@@ -29,3 +30,31 @@ def build(srrs2_path, cty_path):
     table["log_uppm"] = np.log(table["Uppm"])
     log.info("%d homes in %d counties", len(table), table["county_code"].nunique())
     return table
+
+
+FLOOR_UNKNOWN = 9  # the survey's code for a measurement whose floor was not recorded
+
+
+def build_states(srrs2_path, cty_path):
+    """Every home of the survey with a recorded floor: its state (`state2`: the Region 5
+    homes are in Michigan, Minnesota and Wisconsin), county (state:county labels come
+    from the formula's nesting), `floor` 0 for the basement and 1 for any floor above,
+    log_radon as in Minnesota's table, and the county's uranium where the county file
+    has it (empty otherwise). Rows keep the file's order."""
+    homes = pd.read_csv(srrs2_path)
+    homes.columns = homes.columns.str.strip()
+    unknown = homes["floor"] == FLOOR_UNKNOWN
+    log.info("%d homes without a recorded floor left out", int(unknown.sum()))
+    table = homes[~unknown].copy()
+    table["state"] = table["state2"].str.strip()
+    table["county"] = table["county"].str.strip()
+    table["floor"] = (table["floor"] > 0).astype(int)
+    table["fips"] = table["stfips"] * 1000 + table["cntyfips"]
+    counties = pd.read_csv(cty_path)
+    uranium = pd.DataFrame({"fips": counties["stfips"] * 1000 + counties["ctfips"],
+                            "Uppm": counties["Uppm"]}).drop_duplicates("fips")
+    table = table.merge(uranium, on="fips", how="left")
+    table["log_radon"] = np.log(table["activity"] + 0.1)
+    log.info("%d homes in %d counties of %d states", len(table),
+             table.groupby(["state", "county"]).ngroups, table["state"].nunique())
+    return table[["state", "county", "fips", "floor", "activity", "log_radon", "Uppm"]]
