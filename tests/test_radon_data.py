@@ -137,3 +137,21 @@ def test_build_follows_the_primers_recipe(tmp_path):
     table.to_csv(tmp_path / "radon_mn.csv")  # as the rule writes it
     pd.testing.assert_frame_equal(read_table(tmp_path / "radon_mn.csv"),
                                   read_table(REFERENCE_TABLE))
+
+
+@needs_raw_files
+def test_every_state_table_nests_counties_in_the_survey_states():
+    """radon_states: 12,777 survey homes less 287 with floor code 9 and 22 without a
+    county; Region 5's homes are placed in their own states (MI, MN, WI), so a county
+    label is unique only within its state."""
+    from pooling.radon import build_states
+
+    table = build_states(RADON / "srrs2.dat", RADON / "cty.dat")
+    assert len(table) == 12777 - 287 - 22
+    assert sorted(table["state"].unique()) == ["AZ", "IN", "MA", "MI", "MN", "MO", "ND", "PA", "WI"]
+    assert table.groupby(["state", "county"]).ngroups == 468
+    assert set(table["floor"]) == {0, 1}
+    minnesota = build(RADON / "srrs2.dat", RADON / "cty.dat")
+    survey_mn = table[(table["state"] == "MN")]
+    # Minnesota's own survey, every home kept, and 268 of its 269 Region 5 homes
+    assert len(survey_mn) == len(minnesota) + 268

@@ -294,7 +294,9 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
     """Gaussian: each level's rows are N(eta, D + W G W'), W the rows' varying terms of
     every new effect (the level's and its nested levels'), G their block-diagonal
     covariance: by the matrix determinant lemma and Woodbury's identity, with
-    M = I + C' W' D^-1 W C (C = chol G), per draw."""
+    M = I + C' W' D^-1 W C (C = chol G), per draw. D is sigma^2 I or the known se^2,
+    so W' D^-1 W is sigma^-2 (or 1) times one matrix per level: per draw only q x q
+    products remain (q: the new effects), in blocks of draws of bounded memory."""
     cholesky = {a: _cholesky_of_effects(p, factors[a]) for a in new}
     ends = np.append(rows.starts[1:], len(rows.y))
     out = np.empty((eta.shape[0], len(rows.starts)))
@@ -306,32 +308,39 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
             levels = factor.level[cells[span]]
             for value in np.unique(levels):
                 member = (levels == value).astype(float)
-                terms = [member] + [member * Z[span, slopes.index(t)] for t in factor.slopes] \
-                    if factor.intercept else [member * Z[span, slopes.index(t)] for t in factor.slopes]
+                terms = ([member] if factor.intercept else []) + [member * Z[span, slopes.index(t)]
+                                                                 for t in factor.slopes]
                 columns.append(np.stack(terms, axis=1))
                 blocks.append(a)
         W = np.concatenate(columns, axis=1)
         q = W.shape[1]
-        C = np.zeros((eta.shape[0], q, q))
-        at = 0
-        for a in blocks:
-            size = len(factors[a].terms)
-            C[:, at:at + size, at:at + size] = cholesky[a]
-            at += size
-        step = max(1, CHUNK // ((end - start) * q))  # draws per block: bounded memory
+        weight = np.ones(end - start) if rows.se is None else rows.se[span] ** -2.0
+        A = (W * weight[:, None]).T @ W
+        step = max(1, CHUNK // (q * q + end - start))
         for s in range(0, eta.shape[0], step):
             draws = slice(s, s + step)
+            n = len(range(*draws.indices(eta.shape[0])))
+            C = np.zeros((n, q, q))
+            at = 0
+            for a in blocks:
+                size = len(factors[a].terms)
+                C[:, at:at + size, at:at + size] = cholesky[a][draws]
+                at += size
             residual = rows.y[span] - eta[draws, span]
-            variance = np.broadcast_to(aux["sigma"][draws] ** 2, residual.shape) if rows.se is None \
-                else np.broadcast_to(rows.se[span] ** 2, residual.shape)
-            WC = np.einsum("rq,dqk->drk", W, C[draws])
-            M = np.eye(q) + np.einsum("drk,dr,drl->dkl", WC, 1 / variance, WC)
-            b = np.einsum("drk,dr->dk", WC, residual / variance)
+            if rows.se is None:
+                scale = aux["sigma"][draws, 0] ** -2.0
+                log_det_noise = (end - start) * np.log(aux["sigma"][draws, 0] ** 2)
+            else:
+                scale = np.ones(n)
+                log_det_noise = np.full(n, np.log(rows.se[span] ** 2).sum())
+            Ct = C.transpose(0, 2, 1)
+            M = np.eye(q) + scale[:, None, None] * (Ct @ A @ C)
+            b = scale[:, None] * (Ct @ ((residual * weight) @ W)[..., None])[..., 0]
             L = np.linalg.cholesky(M)
             solved = np.linalg.solve(L, b[..., None])[..., 0]
-            out[draws, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + np.log(variance).sum(1)
+            out[draws, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + log_det_noise
                                         + 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
-                                        + (residual**2 / variance).sum(1) - (solved**2).sum(1))
+                                        + scale * (residual**2 * weight).sum(1) - (solved**2).sum(1))
     return out
 
 

@@ -36,7 +36,7 @@ FLOOR_UNKNOWN = 9  # the survey's code for a measurement whose floor was not rec
 
 
 def build_states(srrs2_path, cty_path):
-    """Every home of the survey with a recorded floor: its state (`state2`: the Region 5
+    """Every home of the survey with a recorded floor and county: its state (`state2`: the Region 5
     homes are in Michigan, Minnesota and Wisconsin), county (state:county labels come
     from the formula's nesting), `floor` 0 for the basement and 1 for any floor above,
     log_radon as in Minnesota's table, and the county's uranium where the county file
@@ -44,8 +44,10 @@ def build_states(srrs2_path, cty_path):
     homes = pd.read_csv(srrs2_path)
     homes.columns = homes.columns.str.strip()
     unknown = homes["floor"] == FLOOR_UNKNOWN
-    log.info("%d homes without a recorded floor left out", int(unknown.sum()))
-    table = homes[~unknown].copy()
+    nowhere = homes["county"].str.strip() == ""
+    log.info("%d homes without a recorded floor and %d without a county left out",
+             int(unknown.sum()), int((nowhere & ~unknown).sum()))
+    table = homes[~unknown & ~nowhere].copy()
     table["state"] = table["state2"].str.strip()
     table["county"] = table["county"].str.strip()
     table["floor"] = (table["floor"] > 0).astype(int)
