@@ -199,15 +199,16 @@ def test_sleepstudy_varying_slopes_match_brms(sleepstudy):
 
 
 def test_sleepstudy_subject_slopes_shrink_towards_the_population_slope(sleepstudy):
-    """Each subject's Days slope lies between its own least-squares slope and the
-    population's (partial pooling moves every group towards the mean)."""
+    """The subjects' Days slopes are pooled: their spread is smaller than that of each
+    subject's own least-squares slope, while they keep its order (correlation > 0.9).
+    Not every slope moves towards the mean: shrinkage is joint with the correlated
+    intercepts, so a slope can move away from it (as in lme4's own plots)."""
     table = pd.read_csv(DATA / "sleepstudy.csv")
     own = table.groupby("Subject").apply(lambda g: np.polyfit(g["Days"], g["Reaction"], 1)[0], include_groups=False)
     pooled = sleepstudy.posterior["slope"].sel(varying="Days").mean(("chain", "draw"))
-    population = float(sleepstudy.posterior["beta"].mean())
-    labels = [str(s) for s in own.index]
-    moved = np.abs(pooled.sel(group=labels).values - population) < np.abs(own.values - population)
-    assert moved.all()
+    pooled = pooled.sel(group=[str(s) for s in own.index]).values
+    assert pooled.std() < 0.9 * own.values.std()
+    assert np.corrcoef(pooled, own.values)[0, 1] > 0.9
 
 
 @pytest.mark.parametrize("source, formula, names", [
