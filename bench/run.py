@@ -1,7 +1,8 @@
 """Benchmarks of the workflow on this machine: prints a table and writes bench/results.csv.
 
     python bench/run.py            # every row (about 45 min on 2 cores)
-    python bench/run.py sbc        # only the named groups: dag, refit, sbc, nutpie, million, families
+    python bench/run.py sbc        # only the named groups: dag, refit, sbc, nutpie, million, families,
+                                   # hierarchy
 
 Rows: the default DAG from scratch against the notebook way (bench/notebook.py), both
 timed in this run, and `snakemake -n` on the finished run; a warm refit process (same
@@ -11,7 +12,8 @@ the three strategies) as simulations per minute; radon partial pooling's bulk ES
 tau per second against nutpie (needs bench/.venv, see bench/requirements.txt; this also
 rewrites bench/phases.csv); the million-row fit and LOO (bench/scaling.py's series,
 which rewrites bench/scaling.csv); each likelihood family's partial pooling at radon size
-and at 10^6 rows (bench/families.py, which rewrites bench/families.csv). Each row says
+and at 10^6 rows (bench/families.py, which rewrites bench/families.csv); varying slopes
+at 10^5 rows and radon in every state (bench/hierarchy.py, bench/hierarchy.csv). Each row says
 its target. Rows not run keep their last
 figures in bench/results.csv.
 """
@@ -138,8 +140,37 @@ def family_rows_from_csv():
     return rows
 
 
+def hierarchy_rows(workdir):
+    """bench/hierarchy.py: varying slopes at 10^5 rows in 10^3 groups against the target,
+    and radon in every state per strategy."""
+    subprocess.run([sys.executable, str(ROOT / "bench" / "hierarchy.py")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return hierarchy_rows_from_csv()
+
+
+def hierarchy_rows_from_csv():
+    with open(ROOT / "bench" / "hierarchy.csv", newline="") as handle:
+        table = {r["dataset"]: r for r in csv.DictReader(handle)}
+    rows = []
+    slopes = table.get("slopes_n100000_g1000")
+    if slopes:
+        seconds = float(slopes["partial_pooling_fit_s"]) + float(slopes["compare_s"])
+        peak = max(float(slopes["partial_pooling_peak_rss_mb"]), float(slopes["compare_peak_rss_mb"])) / 1024
+        rows += [("varying slopes, N = 1e5 rows, G = 1e3 groups: partial-pooling fit + compare, minutes",
+                  seconds, None, seconds / 60, "<= 5"),
+                 ("varying slopes, N = 1e5 rows, G = 1e3 groups: peak RSS of either job, GiB", seconds, None,
+                  peak, "<= 8")]
+    radon = table.get("radon_states")
+    if radon:
+        for strategy in ("no_pooling", "complete_pooling", "partial_pooling"):
+            seconds = float(radon[f"{strategy}_fit_s"])
+            rows.append((f"radon, every state, (1 + floor | state/county): {strategy} fit, peak GiB", seconds,
+                         None, float(radon[f"{strategy}_peak_rss_mb"]) / 1024, "report"))
+    return rows
+
+
 GROUPS = {"dag": dag_rows, "refit": refit_rows, "sbc": sbc_rows, "nutpie": nutpie_rows, "million": million_rows,
-          "families": family_rows}
+          "families": family_rows, "hierarchy": hierarchy_rows}
 
 
 def main():

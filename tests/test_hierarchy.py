@@ -295,3 +295,24 @@ def test_parameters_of_deeper_hierarchies_are_recovered(structure):
             bounds = np.quantile(_value(draws, quantity)[k], [0.05, 0.95])
             covered += bool(bounds[0] <= _value(truth, quantity) <= bounds[1])
         assert low <= covered <= high, (quantity, covered)
+
+
+@pytest.mark.parametrize("known_se", [False, True])
+def test_varying_slopes_sufficient_statistics_give_the_rows_log_density(known_se):
+    """The gaussian with varying slopes samples per-cell statistics (O(cells) per
+    gradient): the same total log density as the rows, with a common predictor, a
+    large response offset, and cells of one and two rows (rank-deficient per cell)."""
+    from pooling.sufficient import cell_log_lik, cell_stats
+
+    rng = np.random.default_rng(4)
+    group = np.array([0, 0, 0, 0, 1, 2, 2, 3, 3, 3], dtype=np.int32)
+    Z, X = rng.normal(size=(10, 2)), rng.normal(size=(10, 1))
+    y = 1e4 + rng.normal(size=10)
+    se = rng.gamma(4, 0.25, size=10) if known_se else None
+    stats_ = cell_stats(y, group, 4, Z, se=se, X=X)
+    for _ in range(3):
+        theta, deviation, beta, sigma = 1e4 + rng.normal(size=4), rng.normal(size=(4, 2)), rng.normal(size=1), 0.7
+        eta = theta[group] + (Z * deviation[group]).sum(1) + X @ beta
+        rows = stats.norm.logpdf(y, eta, se if known_se else sigma).sum()
+        total = float(cell_log_lik(stats_, theta, deviation, beta, None if known_se else sigma))
+        assert total == pytest.approx(rows, rel=1e-9)

@@ -106,7 +106,7 @@ def _likelihood(spec, theta, slope_deviation, beta, data, y):
     aux = {name: numpyro.sample(name, spec.priors[name]) for name in spec.family.auxiliary
            if not (name == "sigma" and known_se)}
     if stats is not None:
-        numpyro.factor("y", sufficient_log_lik(stats, theta, beta, aux.get("sigma")))
+        numpyro.factor("y", sufficient_log_lik(stats, theta, beta, aux.get("sigma"), slope_deviation))
         return
     eta = theta[data.group]
     if beta is not None:

@@ -14,6 +14,16 @@ beta_hat the within-group least-squares slope and rss its residual sum of square
 Every term is a sum of squares computed before sampling, so nothing is lost to
 cancellation however large the response or the row count.
 
+Normal with varying slopes (`CellStats`): a cell's rows share its coefficients c_g =
+(theta_g, its slope deviations s_g, beta) on the row terms v_i = (1, z_i, x_i), so with
+G_g = sum_i w_i v_i v_i' and c_hat_g any least-squares solution of the cell's rows,
+
+    sum_i w_i (y_i - v_i c_g)^2 = rss_g + (c_g - c_hat_g)' G_g (c_g - c_hat_g),
+
+exact however few rows a cell has (the normal equations hold for every least-squares
+solution, pseudo-inverse or not): O(cells x terms^2) per gradient, rss_g summed from
+the rows' own residuals.
+
 Binomial, bernoulli and poisson without row predictors (`CountStats`): the rows of a
 group share one linear predictor theta_g (an offset o_i aside), so with S_g the
 group's successes or counts,
@@ -135,19 +145,69 @@ def count_log_lik(stats, theta):
     return stats.log_norm + jnp.sum(stats.successes * theta - stats.size * jnp.logaddexp(0.0, theta))
 
 
-def sufficient_log_lik(stats, theta, beta=None, sigma=None):
-    """The rows' total log density from either kind of statistics."""
+@dataclass(frozen=True)
+class CellStats:
+    n: float  # rows
+    gram: np.ndarray  # (cells, terms, terms) G_g
+    center: np.ndarray  # (cells, terms) c_hat_g
+    rss: float  # sum of the cells' least-squares residual sums of squares
+    log_norm: float
+    n_predictors: int = 0  # static: the columns of x (the last terms)
+    known_se: bool = False
+
+
+jax.tree_util.register_dataclass(CellStats, data_fields=["n", "gram", "center", "rss", "log_norm"],
+                                 meta_fields=["n_predictors", "known_se"])
+
+
+def cell_stats(y, group, n_groups, Z, se=None, X=None):
+    """CellStats of rows `y` in cells `group` with varying-slope columns Z and common
+    columns X (None for none)."""
+    y = np.asarray(y, dtype=float)
+    w = np.ones_like(y) if se is None else 1 / np.asarray(se, dtype=float) ** 2
+    V = np.column_stack([np.ones_like(y), Z, *([] if X is None else [X])])
+    k = V.shape[1]
+    gram = np.zeros((n_groups, k, k))
+    np.add.at(gram, group, (V * w[:, None])[:, :, None] * V[:, None, :])
+    moment = np.zeros((n_groups, k))
+    np.add.at(moment, group, V * (w * y)[:, None])
+    center = np.einsum("gij,gj->gi", np.linalg.pinv(gram, hermitian=True), moment)
+    residual = y - np.einsum("ik,ik->i", V, center[group])
+    log_norm = -0.5 * len(y) * np.log(2 * np.pi) - (0.0 if se is None else float(np.sum(np.log(se))))
+    return CellStats(n=float(len(y)), gram=gram, center=center, rss=float(np.sum(w * residual**2)),
+                     log_norm=log_norm, n_predictors=0 if X is None else X.shape[1], known_se=se is not None)
+
+
+def cell_log_lik(stats, theta, slope_deviation, beta=None, sigma=None):
+    """The rows' total log density given each cell's intercept, slope deviations and
+    the common coefficients."""
+    parts = [theta[:, None], slope_deviation]
+    if beta is not None:
+        parts.append(jnp.broadcast_to(beta, (theta.shape[0], beta.shape[0])))
+    offset = jnp.concatenate(parts, axis=1) - stats.center
+    quadratic = stats.rss + jnp.einsum("gi,gij,gj->", offset, stats.gram, offset)
+    if stats.known_se:
+        return stats.log_norm - 0.5 * quadratic
+    return stats.log_norm - stats.n * jnp.log(sigma) - 0.5 * quadratic / sigma**2
+
+
+def sufficient_log_lik(stats, theta, beta=None, sigma=None, slope_deviation=None):
+    """The rows' total log density from any kind of statistics."""
     if isinstance(stats, CountStats):
         return count_log_lik(stats, theta)
+    if isinstance(stats, CellStats):
+        return cell_log_lik(stats, theta, slope_deviation, beta, sigma)
     return normal_log_lik(stats, theta, beta, sigma)
 
 
 def sufficient_stats(family, data):
     """The statistics NUTS samples on for `data` (a pooling.data.Prepared), or None
-    where the family has no exact reduction for it (then the rows are sampled). Varying
-    slopes are sampled on the rows (pooling.hierarchy)."""
+    where the family has no exact reduction for it (then the rows are sampled)."""
     if data.Z is not None:
-        return None
+        if not family.sufficient_always:
+            return None
+        y = data.y if data.offset is None else data.y - data.offset
+        return cell_stats(y, data.group, data.n_groups, data.Z, se=data.se, X=data.X)
     if family.sufficient_always:
         y = data.y if data.offset is None else data.y - data.offset  # identity link
         return group_stats(y, data.group, data.n_groups, se=data.se, X=data.X)
