@@ -243,39 +243,42 @@ def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", s
             if a not in new:
                 cells += _deviations(p, factors, a, common, center, slopes)[:, factor.level]
     group = np.asarray(arrays["group"])
-    eta = cells[:, group, 0]
-    if arrays.get("X") is not None:
-        eta = eta + p["beta"] @ np.asarray(arrays["X"], dtype=float).T
-    Z = arrays.get("Z")
-    if Z is not None:
-        eta = eta + np.einsum("drs,rs->dr", cells[:, group, 1:] - common[:, None, 1:], np.asarray(Z, dtype=float))
-    if arrays.get("offset") is not None:
-        eta = eta + arrays["offset"]
     level = factors[k].level[group]
+    order = np.argsort(level, kind="stable")
     rows = _Rows.by_group(arrays["y"], level, factors[k].n_levels, se=arrays.get("se"),
                           trials=arrays.get("trials"), X=None, offset=None)
-    eta = eta[:, np.argsort(level, kind="stable")]
-    aux = {name: p[name][:, None] for name in family.auxiliary if p.get(name) is not None}
-    aux = aux if rows.se is None else {**aux, "sigma": rows.se}
-    if not strategies.named(strategy).estimates_tau:
-        return _fixed_intercept(family, rows, eta, None, aux)
-    if new == [k] and factors[k].terms == ("1",):
-        integrate = CLOSED_FORM.get(family.name, _adaptive_quadrature)
-        tau = p[factors[k].name_of("tau")]
-        step = max(1, CHUNK // len(rows.y))
-        return np.concatenate([
-            integrate(family, rows, eta[s:s + step], tau[s:s + step],
-                      {name: v if rows.se is not None and name == "sigma" else v[s:s + step]
-                       for name, v in aux.items()})
-            for s in range(0, n, step)])
-    if family.name not in CLOSED_FORM:
+    multidimensional = new != [k] or factors[k].terms != ("1",)
+    if strategies.named(strategy).estimates_tau and multidimensional and family.name not in CLOSED_FORM:
         log.warning("leave-one-%s-out under %s: the effects of a %s level span several dimensions "
                     "(varying slopes or nested factors), which only the gaussian integrates exactly; "
                     "not computed", factors[k].name, family.name, factors[k].name)
         return np.full((n, factors[k].n_levels), np.nan)
-    Zs = None if Z is None else np.asarray(Z, dtype=float)[np.argsort(level, kind="stable")]
-    cell_of_row = group[np.argsort(level, kind="stable")]
-    return _normal_blocks(p, factors, new, rows, eta, cell_of_row, Zs, slopes, aux)
+    Z = None if arrays.get("Z") is None else np.asarray(arrays["Z"], dtype=float)
+    X = None if arrays.get("X") is None else np.asarray(arrays["X"], dtype=float)
+    step = max(1, CHUNK // len(rows.y))  # draws per block: (draws, rows) arrays of bounded size
+    blocks = []
+    for s in range(0, n, step):
+        draws = slice(s, s + step)
+        eta = cells[draws][:, group, 0]
+        if X is not None:
+            eta = eta + p["beta"][draws] @ X.T
+        if Z is not None:
+            eta = eta + np.einsum("drs,rs->dr", cells[draws][:, group, 1:] - common[draws, None, 1:], Z)
+        if arrays.get("offset") is not None:
+            eta = eta + arrays["offset"]
+        eta = eta[:, order]
+        part = {name: None if v is None else v[draws] for name, v in p.items()}
+        aux = {name: part[name][:, None] for name in family.auxiliary if part.get(name) is not None}
+        aux = aux if rows.se is None else {**aux, "sigma": rows.se}
+        if not strategies.named(strategy).estimates_tau:
+            blocks.append(_fixed_intercept(family, rows, eta, None, aux))
+        elif not multidimensional:
+            integrate = CLOSED_FORM.get(family.name, _adaptive_quadrature)
+            blocks.append(integrate(family, rows, eta, part[factors[k].name_of("tau")], aux))
+        else:
+            blocks.append(_normal_blocks(part, factors, new, rows, eta, group[order],
+                                         None if Z is None else Z[order], slopes, aux))
+    return np.concatenate(blocks)
 
 
 def _cholesky_of_effects(p, factor):
