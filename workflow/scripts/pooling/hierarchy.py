@@ -79,16 +79,6 @@ def root(name):
     return "", ""
 
 
-def slopes_of(factors):
-    """Every varying design column of `factors`, in the order first written."""
-    return tuple(dict.fromkeys(t for f in factors for t in f.slopes))
-
-
-def has_structure(factors):
-    """True where the formula goes beyond one varying intercept `(1 | g)`."""
-    return len(factors) > 1 or any(f.slopes for f in factors)
-
-
 def dims(factors, slopes):
     """ArviZ dims of every per-factor parameter (fit and prior draws)."""
     out = {"theta": ["group"], "slope": ["group", "varying"]}
