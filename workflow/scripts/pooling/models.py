@@ -21,7 +21,7 @@ matrix) and non-centered: correlated effects are z @ (diag(tau) L)' with L the
 Cholesky factor of an LKJ-distributed correlation matrix, as brms samples them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -72,7 +72,7 @@ class Spec:
     centered: bool = False
     factors: tuple = ()  # pooling.hierarchy.Factor each, parents before the factors nested in them
     slopes: tuple = ()  # the varying design columns (Z's columns)
-    slope_common: tuple = field(default=())  # per slope, its column of X (beta), or -1
+    slope_common: tuple = ()  # per slope, its column of X (beta), or -1
 
     @property
     def terms(self):
@@ -89,8 +89,13 @@ def _coefficients(spec, name, plate, columns):
         return numpyro.sample(name, spec.priors[name])
 
 
+def _statistics(y):
+    """The sufficient statistics a model was given as `y`, None for rows (or no y)."""
+    return None if y is None or hasattr(y, "shape") else y
+
+
 def _n_predictors(data, y):
-    stats = None if y is None or hasattr(y, "shape") else y
+    stats = _statistics(y)
     return data.columns("X") if stats is None else stats.n_predictors
 
 
@@ -101,7 +106,7 @@ def _population_slopes(spec, beta):
 
 
 def _likelihood(spec, theta, slope_deviation, beta, data, y):
-    stats = None if y is None or hasattr(y, "shape") else y
+    stats = _statistics(y)
     known_se = data.se is not None if stats is None else getattr(stats, "known_se", False)
     aux = {name: numpyro.sample(name, spec.priors[name]) for name in spec.family.auxiliary
            if not (name == "sigma" and known_se)}
