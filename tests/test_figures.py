@@ -402,3 +402,82 @@ def test_discrete_checks_summarise_evenly_spaced_draws(monkeypatch):
     monkeypatch.setattr(figures, "CHECK_DRAWS", 7)
     every = idata.posterior_predictive["y"].values.reshape(60, -1)
     np.testing.assert_array_equal(figures._predicted(idata), every[[0, 10, 20, 30, 39, 49, 59]])
+
+
+@pytest.fixture(scope="module")
+def nested_slopes_fit(tmp_path_factory):
+    """Partial pooling's posterior of rows in 2 casks in each of 3 batches, a slope of x
+    varying over both, built by hand (random draws, no sampling) with the names, dims,
+    coords and attrs pooling.hierarchy gives a fit, and read back from NetCDF as
+    plot_group_level.py reads it."""
+    from pooling import hierarchy
+    from pooling.fitfile import open_fit
+
+    directory = tmp_path_factory.mktemp("nested_slopes")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=24)
+    pd.DataFrame({"y": 1 + 0.5 * x + rng.normal(size=24), "x": x, "batch": np.repeat(list("ABC"), 8),
+                  "cask": np.tile(np.repeat(["a", "b"], 4), 3)}).to_csv(directory / "source.csv", index=False)
+    prepare(str(directory / "source.csv"), formula="y ~ x + (1 + x | batch/cask)").to_csv(
+        directory / "prepared.csv", index=False)
+    data = load_prepared(directory / "prepared.csv")
+    batch, cask = data.factors
+    draws = lambda *shape: rng.normal(size=(2, 50, *shape))  # noqa: E731
+    posterior = {"mu": draws(), "beta": draws(1), "sigma": np.exp(draws()), "theta": draws(6),
+                 "slope": draws(6, 1)}
+    for factor in data.factors:
+        posterior[factor.name_of("tau")] = np.exp(draws())
+        posterior[factor.name_of("tau_slope")] = np.exp(draws(1))
+        posterior[factor.name_of("corr")] = np.broadcast_to(np.eye(2), (2, 50, 2, 2))
+    posterior |= {"theta_batch": draws(3), "slope_batch": draws(3, 1)}
+    idata = az.from_dict(
+        posterior=posterior, constant_data=hierarchy.level_data(data.factors),
+        coords={**hierarchy.coords(data.factors, data.slope_names), "group": data.group_labels,
+                "predictor": data.predictor_names},
+        dims={**hierarchy.dims(data.factors, data.slope_names), "beta": ["predictor"], "level_batch": ["group"]},
+    )
+    idata.attrs["factors"] = hierarchy.describe(data.factors)
+    write_netcdf(idata, directory / "partial_pooling.nc")
+    return open_fit(directory / "partial_pooling.nc")
+
+
+def forest_levels(ax):
+    """(level labels bottom up, each level's point) of an az.plot_forest panel."""
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    points = [line.get_xdata()[0] for line in ax.get_lines() if line.get_marker() == "o"]
+    return labels, points
+
+
+def test_group_level_draws_a_forest_of_every_factors_slopes(nested_slopes_fit, tmp_path, monkeypatch):
+    """Each factor's row: its intercepts (not the finest's: theta of the forest plot),
+    then its levels' x slopes, the finest factor's (casks, in `slope`) under the
+    batches' (`slope_batch`); above SHOWN_GROUPS levels one in k is shown and said."""
+    monkeypatch.setattr(figures, "SHOWN_GROUPS", 4)  # 6 casks: one in 2; 3 batches: all
+    posterior = nested_slopes_fit.posterior
+    fig = figures.group_level(nested_slopes_fit, tmp_path / "group_level.png")
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.axison}
+    assert list(panels) == [
+        "batch: standard deviations, 90% HDI", "batch: correlations of its varying terms",
+        "batch: each level's intercept, response scale", "batch: each level's slope of x, link scale",
+        "batch:cask: standard deviations, 90% HDI", "batch:cask: correlations of its varying terms",
+        "batch:cask: each level's slope of x, link scale\n3 of 6 levels (one in 2, in label order)"]
+    batches = panels["batch: each level's slope of x, link scale"]
+    casks = panels["batch:cask: each level's slope of x, link scale\n3 of 6 levels (one in 2, in label order)"]
+    assert batches.get_xlabel() == casks.get_xlabel() == "slope of x (link scale)"
+    assert batches.get_subplotspec().colspan == casks.get_subplotspec().colspan  # slopes aligned
+    labels, points = forest_levels(batches)
+    assert labels == ["slope_batch[A]", "[B]", "[C]"][::-1]  # drawn bottom up
+    np.testing.assert_allclose(points, posterior["slope_batch"].sel(batch_varying="x").median(("chain", "draw"))
+                               .values[::-1], rtol=1e-5)
+    labels, points = forest_levels(casks)
+    assert labels == ["slope[A:a]", "[B:a]", "[C:a]"][::-1]
+    shown = posterior["slope"].sel(varying="x", group=["A:a", "B:a", "C:a"]).median(("chain", "draw"))
+    np.testing.assert_allclose(points, shown.values[::-1], rtol=1e-5)
+    labels, _ = forest_levels(panels["batch: each level's intercept, response scale"])
+    assert labels == ["theta_batch[A]", "[B]", "[C]"][::-1]
+
+
+def test_group_level_of_one_varying_intercept_draws_no_level_forest(tmp_path):
+    fig = figures.group_level(random_fit("gaussian", [3, 4, 5]), tmp_path / "group_level.png")
+    assert [ax.get_title() for ax in fig.axes if ax.axison] == ["group: standard deviations, 90% HDI"]
+    assert len(fig.axes) == 3  # the correlations and level forests' panels left blank

@@ -211,17 +211,63 @@ def shrinkage(no_pooling, partial_pooling, out):
     return _save(fig, out)
 
 
+def _levels_shown(factor):
+    """A factor's levels its forests show: all, or one in k in label order when there
+    are more than SHOWN_GROUPS (the same ones in each of its forests), and a note saying so."""
+    step = max(1, -(-factor.n_levels // SHOWN_GROUPS))
+    shown = list(factor.labels[::step])
+    note = f"\n{len(shown)} of {factor.n_levels} levels (one in {step}, in label order)" if step > 1 else ""
+    return shown, note
+
+
+def _level_forests(idata, factor):
+    """(variable, coords, transform, title, x label) of each forest of a factor's levels:
+    its intercepts on the response scale (not the finest factor's, which are theta of
+    the forest plot), then each of its varying slopes on the link scale (the finest
+    factor's in `slope`, over the cells; another's in `slope_<factor>`)."""
+    posterior = idata.posterior
+    shown, note = _levels_shown(factor)
+    forests = []
+    theta = factor.name_of("theta")
+    if not factor.finest and theta in posterior:
+        forests.append((theta, {factor.dim: shown}, {theta: family_of(idata).inverse_link},
+                        f"{factor.name}: each level's intercept, response scale{note}",
+                        f"intercept: {_through_link(family_of(idata), theta)}"))
+    slope = factor.name_of("slope")
+    varying = "varying" if factor.finest else f"{factor.dim}_varying"
+    for term in factor.slopes:
+        if slope in posterior and term in posterior[varying].values:
+            forests.append((slope, {factor.dim: shown, varying: [term]}, None,
+                            f"{factor.name}: each level's slope of {term}, link scale{note}",
+                            f"slope of {term} (link scale)"))
+    return forests
+
+
 def group_level(idata, out):
     """Partial pooling's group-level parameters, one row per grouping factor: the
     posterior of its standard deviations (tau, tau_slope), of each correlation between
-    its varying terms, and its levels' intercepts (a forest, for a factor other than the
-    finest, whose levels are the groups of the forest plot)."""
+    its varying terms, and forests of its levels: their intercepts (for a factor other
+    than the finest, whose levels are the groups of the forest plot), then their slopes
+    of each varying slope (the finest factor's too). A column of intercepts, when any
+    factor has one, keeps the slopes aligned below each other; a factor with more than
+    SHOWN_GROUPS levels shows one in k of them, and the titles say so."""
     from .hierarchy import factors_of
 
     posterior = idata.posterior
     factors = factors_of(idata)
-    fig, axes = plt.subplots(len(factors), 3, figsize=(13, 3.2 * len(factors)), squeeze=False)
-    for row, factor in zip(axes, factors):
+    forests = [_level_forests(idata, factor) for factor in factors]
+    intercepts = any(not f.finest and f.name_of("theta") in posterior for f in factors)
+    columns = 2 + max(1, int(intercepts) + max(len(f.slopes) for f in factors))
+    # a factor's row is 3.2 inches, taller for a forest of many levels: its standard
+    # deviations and correlations keep the top 3.2, its forests span the whole row
+    extra = [max(0.0, 0.16 * max((len(c[f.dim]) for _, c, *_ in drawn), default=0) - 2)
+             for f, drawn in zip(factors, forests)]
+    fig = plt.figure(figsize=(13 * columns / 3, 3.2 * len(factors) + sum(extra)), layout="constrained")
+    grid = fig.add_gridspec(2 * len(factors), columns,
+                            height_ratios=[h for e in extra for h in (3.2, max(e, 1e-3))])
+    for k, (factor, drawn) in enumerate(zip(factors, forests)):
+        row = [fig.add_subplot(grid[2 * k, c]) for c in range(2)]
+        row += [fig.add_subplot(grid[2 * k:2 * k + 2, c]) for c in range(2, columns)]
         scales = [v for v in (factor.name_of("tau"), factor.name_of("tau_slope")) if v in posterior]
         az.plot_forest(idata, var_names=scales, combined=True, hdi_prob=0.9, ax=row[0])
         row[0].set_title(f"{factor.name}: standard deviations, 90% HDI", fontsize=10)
@@ -238,16 +284,17 @@ def group_level(idata, out):
             row[1].set_title(f"{factor.name}: correlations of its varying terms", fontsize=10)
         else:
             row[1].set_axis_off()
-        theta = factor.name_of("theta")
-        if not factor.finest and theta in posterior:
-            shown = factor.labels[:: max(1, -(-factor.n_levels // SHOWN_GROUPS))]
-            az.plot_forest(idata, var_names=[theta], coords={factor.dim: list(shown)}, combined=True,
-                           hdi_prob=0.9, ax=row[2], transform={theta: family_of(idata).inverse_link})
-            row[2].set_title(f"{factor.name}: each level's intercept, response scale", fontsize=10)
-        else:
-            row[2].set_axis_off()
+        panels = list(row[2:])
+        if intercepts and (factor.finest or factor.name_of("theta") not in posterior):
+            panels.pop(0).set_axis_off()  # the intercepts' column: none to draw for this factor
+        for ax, (name, coords, transform, title, xlabel) in zip(panels, drawn):
+            az.plot_forest(idata, var_names=[name], coords=coords, combined=True, hdi_prob=0.9, ax=ax,
+                           transform=transform, textsize=8 if len(coords[factor.dim]) > 10 else None)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(xlabel, fontsize=8)
+        for ax in panels[len(drawn):]:
+            ax.set_axis_off()
     fig.suptitle("Group-level parameters (partial pooling)")
-    fig.tight_layout()
     return _save(fig, out)
 
 
