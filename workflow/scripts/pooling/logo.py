@@ -17,8 +17,10 @@ a left-out level's effects and those of every level nested in it are integrated 
 the effects of the factors it is nested in and of crossed factors are the fit's. With
 varying slopes or nested levels these effects span several dimensions: the gaussian
 marginal stays closed form, N(eta, D + W G W') with W the rows' varying terms and G
-the effects' covariance, by Woodbury's identity; other families are not integrated
-there yet.
+the effects' covariance, by Woodbury's identity; other families use adaptive
+Gauss–Hermite quadrature on a product grid of at most GRID_NODES nodes, which becomes
+the Laplace approximation (lme4's glmer default) where a level has more than six
+effects.
 
 Two estimates of the same quantity: PSIS on that marginal likelihood (one fit, part
 of every run) and exact grouped K-fold refits (the `kfold` target).
@@ -44,14 +46,15 @@ from .priors import resolve_priors
 log = logging.getLogger(__name__)
 
 NO_POPULATION = "no population: no pooling cannot predict a group it has not seen"
-MULTIDIMENSIONAL = ("not computed: a level's effects span several dimensions (varying slopes or nested "
-                    "factors), which only the gaussian family integrates exactly so far")
 CHUNK = 2**24  # draws x rows per block when scoring (bounded memory on large data)
 # Gauss–Hermite nodes per draw and group: 32 integrate a group within 1e-6 (in log)
 # wherever its likelihood has a peak, and within 4e-6 (tau = 2 on the log scale) to
 # 1.3e-4 (tau = 3) where it is a one-sided step against the prior's tail (a lone zero
 # count), the hardest case, where 20 nodes leave 5e-5 to 6e-4 (tests/test_family_loo).
 NODES = 32
+# Where a level has q > 1 effects (slopes, nested levels) and the family is not
+# gaussian: a product grid of at most this many nodes, nodes_per_dimension(q) per axis.
+GRID_NODES = 64
 MODE_STEPS = 50  # at most this many Fisher-scoring steps to a group's mode
 HALVINGS = 30  # at most this many halvings of a step that does not raise the integrand
 MODE_TOLERANCE = 1e-4  # a step shorter than this (in the integrand's sd) ends the search
@@ -248,11 +251,6 @@ def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", s
     rows = _Rows.by_group(arrays["y"], level, factors[k].n_levels, se=arrays.get("se"),
                           trials=arrays.get("trials"), X=None, offset=None)
     multidimensional = new != [k] or factors[k].terms != ("1",)
-    if strategies.named(strategy).estimates_tau and multidimensional and family.name not in CLOSED_FORM:
-        log.warning("leave-one-%s-out under %s: the effects of a %s level span several dimensions "
-                    "(varying slopes or nested factors), which only the gaussian integrates exactly; "
-                    "not computed", factors[k].name, family.name, factors[k].name)
-        return np.full((n, factors[k].n_levels), np.nan)
     Z = None if arrays.get("Z") is None else np.asarray(arrays["Z"], dtype=float)
     X = None if arrays.get("X") is None else np.asarray(arrays["X"], dtype=float)
     step = max(1, CHUNK // len(rows.y))  # draws per block: (draws, rows) arrays of bounded size
@@ -276,8 +274,9 @@ def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", s
             integrate = CLOSED_FORM.get(family.name, _adaptive_quadrature)
             blocks.append(integrate(family, rows, eta, part[factors[k].name_of("tau")], aux))
         else:
-            blocks.append(_normal_blocks(part, factors, new, rows, eta, group[order],
-                                         None if Z is None else Z[order], slopes, aux))
+            integrate = _normal_blocks if family.name in CLOSED_FORM else _adaptive_blocks
+            blocks.append(integrate(family, part, factors, new, rows, eta, group[order],
+                                    None if Z is None else Z[order], slopes, aux))
     return np.concatenate(blocks)
 
 
@@ -293,7 +292,36 @@ def _cholesky_of_effects(p, factor):
     return scale[:, :, None] * np.linalg.cholesky(correlation + jitter)
 
 
-def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
+def _level_terms(factors, new, cells, Z, slopes):
+    """(W, blocks) of one level's rows: W their varying terms for every new effect
+    (the level's and its nested levels', one column block per level of each), blocks
+    the factor of each column block."""
+    blocks, columns = [], []
+    for a in new:
+        factor = factors[a]
+        levels = factor.level[cells]
+        for value in np.unique(levels):
+            member = (levels == value).astype(float)
+            terms = ([member] if factor.intercept else []) + [member * Z[:, slopes.index(t)]
+                                                             for t in factor.slopes]
+            columns.append(np.stack(terms, axis=1))
+            blocks.append(a)
+    return np.concatenate(columns, axis=1), blocks
+
+
+def _block_cholesky(cholesky, factors, blocks, draws, n):
+    """(n, q, q) the block-diagonal Cholesky factor of the new effects' covariance."""
+    q = sum(len(factors[a].terms) for a in blocks)
+    C = np.zeros((n, q, q))
+    at = 0
+    for a in blocks:
+        size = len(factors[a].terms)
+        C[:, at:at + size, at:at + size] = cholesky[a][draws]
+        at += size
+    return C
+
+
+def _normal_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
     """Gaussian: each level's rows are N(eta, D + W G W'), W the rows' varying terms of
     every new effect (the level's and its nested levels'), G their block-diagonal
     covariance: by the matrix determinant lemma and Woodbury's identity, with
@@ -305,17 +333,7 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
     out = np.empty((eta.shape[0], len(rows.starts)))
     for level, (start, end) in enumerate(zip(rows.starts, ends)):
         span = slice(start, end)
-        blocks, columns = [], []
-        for a in new:
-            factor = factors[a]
-            levels = factor.level[cells[span]]
-            for value in np.unique(levels):
-                member = (levels == value).astype(float)
-                terms = ([member] if factor.intercept else []) + [member * Z[span, slopes.index(t)]
-                                                                 for t in factor.slopes]
-                columns.append(np.stack(terms, axis=1))
-                blocks.append(a)
-        W = np.concatenate(columns, axis=1)
+        W, blocks = _level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes)
         q = W.shape[1]
         weight = np.ones(end - start) if rows.se is None else rows.se[span] ** -2.0
         A = (W * weight[:, None]).T @ W
@@ -323,12 +341,7 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
         for s in range(0, eta.shape[0], step):
             draws = slice(s, s + step)
             n = len(range(*draws.indices(eta.shape[0])))
-            C = np.zeros((n, q, q))
-            at = 0
-            for a in blocks:
-                size = len(factors[a].terms)
-                C[:, at:at + size, at:at + size] = cholesky[a][draws]
-                at += size
+            C = _block_cholesky(cholesky, factors, blocks, draws, n)
             residual = rows.y[span] - eta[draws, span]
             if rows.se is None:
                 scale = aux["sigma"][draws, 0] ** -2.0
@@ -347,11 +360,95 @@ def _normal_blocks(p, factors, new, rows, eta, cells, Z, slopes, aux):
     return out
 
 
+def nodes_per_dimension(q):
+    """Gauss–Hermite nodes per dimension for q effects: the most that keep the product
+    grid within GRID_NODES points, at least one (one node is the Laplace approximation,
+    as lme4's glmer does wherever a level has more than one effect)."""
+    return max(1, int(math.floor(GRID_NODES ** (1 / q) + 1e-9)))
+
+
+def _adaptive_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
+    """Other families: log of the integral over each level's new effects u = C z,
+    z ~ N(0, I) (C = chol G, as in _normal_blocks) of p(y | eta + W C z), by adaptive
+    Gauss–Hermite quadrature on a product grid: centred at the mode of the integrand
+    (Fisher scoring with step halving, per draw), rotated and scaled by the Cholesky
+    factor of its information there, nodes_per_dimension(q) nodes along each axis."""
+    cholesky = {a: _cholesky_of_effects(p, factors[a]) for a in new}
+    ends = np.append(rows.starts[1:], len(rows.y))
+    out = np.empty((eta.shape[0], len(rows.starts)))
+    for level, (start, end) in enumerate(zip(rows.starts, ends)):
+        span = slice(start, end)
+        W, blocks = _level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes)
+        q = W.shape[1]
+        nodes, weights = hermgauss(nodes_per_dimension(q))
+        grid = np.stack(np.meshgrid(*[nodes] * q, indexing="ij"), -1).reshape(-1, q)
+        log_weights = np.log(np.stack(np.meshgrid(*[weights] * q, indexing="ij"), -1)).reshape(-1, q).sum(1)
+        y = rows.y[span]
+        trials = None if rows.trials is None else rows.trials[span]
+        step = max(1, CHUNK // ((end - start) * (q + len(grid)) + q * q))
+        for s in range(0, eta.shape[0], step):
+            draws = slice(s, s + step)
+            n = len(range(*draws.indices(eta.shape[0])))
+            C = _block_cholesky(cholesky, factors, blocks, draws, n)
+            WC = np.einsum("rq,nqp->nrp", W, C)  # (draws, rows, q): each row's terms, whitened
+            part = {name: value[draws] for name, value in aux.items()}
+
+            h, slope = _whitened(family, y, trials, eta[draws, span], WC, part)
+            mode, information = _joint_mode(h, slope, (n, q))
+            L = np.linalg.cholesky(information)
+            # z = mode + sqrt(2) L^-T x for every grid node x: (draws, nodes, q)
+            shift = math.sqrt(2) * np.linalg.solve(L.transpose(0, 2, 1)[:, None], grid[None, :, :, None])[..., 0]
+            values = np.stack([h(mode + shift[:, g]) for g in range(len(grid))], axis=1)
+            out[draws, level] = (logsumexp(log_weights + (grid**2).sum(1) + values, axis=1)
+                                 + 0.5 * q * math.log(2) - np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1))
+    return out
+
+
+def _whitened(family, y, trials, offset, WC, aux):
+    """(h, its gradient and information) of a level's whitened effects z, per draw:
+    h(z) = log p(y | offset + WC z) + log N(z; 0, I)."""
+    q = WC.shape[-1]
+
+    def h(z):
+        linear = offset + np.einsum("nrp,np->nr", WC, z)
+        return (family.log_density(y, linear, aux, trials).sum(-1)
+                - 0.5 * (z**2).sum(-1) - 0.5 * q * math.log(2 * math.pi))
+
+    def slope(z):
+        score, information = family.score(y, offset + np.einsum("nrp,np->nr", WC, z), aux, trials)
+        gradient = np.einsum("nrp,nr->np", WC, score) - z
+        return gradient, np.einsum("nrp,nr,nrs->nps", WC, information, WC) + np.eye(q)
+
+    return h, slope
+
+
+def _joint_mode(h, slope, shape):
+    """(mode of h, information of h there) per draw for q-dimensional z: Fisher scoring
+    from z = 0, a step that does not raise h halved (as _mode, in several dimensions)."""
+    z = np.zeros(shape)
+    value = h(z)
+    for _ in range(MODE_STEPS):
+        gradient, information = slope(z)
+        step = np.linalg.solve(information, gradient[..., None])[..., 0]
+        moving = np.sqrt(np.einsum("np,np->n", step, gradient).clip(0)) > MODE_TOLERANCE
+        if not moving.any():
+            break
+        step = np.where(moving[:, None], step, 0.0)
+        for _ in range(HALVINGS):
+            candidate = z + step
+            new = h(candidate)
+            better = new >= value - ROUNDING * (1 + np.abs(value))
+            z, value = np.where(better[:, None], candidate, z), np.where(better, new, value)
+            if better.all():
+                break
+            step = np.where(better[:, None], 0.0, step / 2)
+    return z, slope(z)[1]
+
+
 def psis_logo(idata, strategy, k=None):
     """PSIS-LOGO of one fit, leaving out each level of grouping factor k (default: the
     finest, the fit's groups): az.loo on the levels' marginal log-likelihoods, under
-    the fit's family (fits from before families are gaussian). None where the family
-    cannot integrate the factor's effects (see factor_log_lik)."""
+    the fit's family (fits from before families are gaussian)."""
     factors = factors_of(idata)
     k = next(a for a, f in enumerate(factors) if f.finest) if k is None else k
     posterior = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
@@ -361,8 +458,6 @@ def psis_logo(idata, strategy, k=None):
         family=idata.attrs.get("family", "gaussian"),
         slopes=tuple(coords["varying"].values) if "varying" in coords else (),
         predictors=tuple(coords["predictor"].values) if "predictor" in coords else ())
-    if np.isnan(ll).any():
-        return None
     shape = (idata.posterior.sizes["chain"], idata.posterior.sizes["draw"], ll.shape[1])
     log_lik = xr.Dataset({"y": (("chain", "draw", "group"), ll.reshape(shape))},
                          coords={"group": list(factors[k].labels)})
@@ -417,9 +512,6 @@ def _factor_tables(fits, k, factor, kfold):
             summary.append({"strategy": strategy, "note": NO_POPULATION})
             continue
         loo = psis_logo(idata, strategy, k)
-        if loo is None:
-            summary.append({"strategy": strategy, "note": MULTIDIMENSIONAL})
-            continue
         table = pd.DataFrame({"strategy": strategy, "group": list(factor.labels),
                               "elpd_psis": loo.loo_i.values, "pareto_k": loo.pareto_k.values})
         summary.append({"strategy": strategy, "elpd_psis": loo.elpd_loo, "se_psis": loo.se,
