@@ -144,21 +144,50 @@ def test_one_fold_per_group_counts_the_groups_the_fits_see(workdir):
     snakemake(workdir, "--cores", "1", "results/labels/data/prepared.csv")
     planned = planned_outputs(snakemake(workdir, "-n", "kfold").stdout)
     assert {p for p in planned if "/kfold/" in p} == {
-        f"results/labels/kfold/{s}/fold{k}.csv"
+        f"results/labels/kfold/group/{s}/fold{k}.csv"
         for s in ("complete_pooling", "partial_pooling") for k in range(4)}
     radon = snakemake(workdir, "-n", "kfold", "--configfile", "config/examples/radon.yaml",
                       "--replace-workflow-config")
     assert "build_radon" in radon.stdout
 
 
-def test_a_dataset_can_set_its_own_folds(workdir):
+def test_a_dataset_can_set_its_own_folds_and_each_factor_has_them(workdir):
+    """Folds per grouping factor, each at most one per level: pastes' 10 batches and
+    30 casks get 4 folds each, eight schools its own 2; the factors and their levels
+    are read in the prepared data (the checkpoint), so other datasets wait for it."""
     config = read_config(workdir)
     config["datasets"]["eight_schools"]["kfold"] = {"folds": 2}
+    config["datasets"]["pastes"]["kfold"] = {"folds": 4}
     write_config(workdir, config)
+    snakemake(workdir, "--cores", "1", *[f"results/{d}/data/prepared.csv" for d in ("eight_schools", "pastes")])
     planned = planned_outputs(snakemake(workdir, "-n", "kfold").stdout)
     folds = {path for path in planned if "/kfold/" in path}
+    strategies = ("complete_pooling", "partial_pooling")
     assert {p for p in folds if "eight_schools" in p} == {
-        f"results/eight_schools/kfold/{s}/fold{k}.csv"
-        for s in ("complete_pooling", "partial_pooling") for k in (0, 1)}
-    # One per group: planned once the data are prepared (the checkpoint).
+        f"results/eight_schools/kfold/group/{s}/fold{k}.csv" for s in strategies for k in (0, 1)}
+    assert {p for p in folds if "pastes" in p} == {
+        f"results/pastes/kfold/{factor}/{s}/fold{k}.csv"
+        for factor in ("batch", "batch:cask") for s in strategies for k in range(4)}
     assert not [p for p in folds if "simulated" in p]
+
+
+def test_a_kfold_job_holds_out_levels_of_the_factor_it_is_given(tmp_path):
+    """Pastes, `(1 | batch/cask)`, 5 folds of its 10 batches: fold 0's job refits the
+    other 8 batches and scores each held-out batch (its 6 rows, its casks integrated
+    out); a factor the formula lacks is a one-line error naming the ones it has."""
+    prepared = tmp_path / "prepared.csv"
+    source = ROOT / "resources" / "pastes.csv"
+    prepare(str(source), formula="strength ~ 1 + (1 | batch/cask)").to_csv(prepared, index=False)
+    settings = dict(chains=2, warmup=200, draws=200, target_accept=0.95, max_tree_depth=10, seed=1)
+    kfold = {"folds": 5, "seed": 3}
+    with pytest.raises(DataError) as error:
+        kfold_fold(prepared, source, "partial_pooling", settings, kfold, 0, tmp_path / "x.csv", factor="cask")
+    assert str(error.value) == (f"{source}: kfold has no grouping factor 'cask'; the formula's are "
+                                "batch, batch:cask")
+    kfold_fold(prepared, source, "partial_pooling", settings, kfold, 0, tmp_path / "fold.csv", factor="batch")
+    written = pd.read_csv(tmp_path / "fold.csv")
+    batches = load_prepared(prepared).factors[0].labels
+    assert list(written["group"]) == [b for b, f in zip(batches, folds_of(10, 5, 3)) if f == 0]
+    assert list(written["factor"]) == ["batch", "batch"] and list(written["rows"]) == [6, 6]
+    # a batch's 6 strengths (sd about 3.3 around 60) have a density near exp(-15) each
+    assert written["elpd"].between(-30, -10).all()

@@ -25,6 +25,7 @@ wildcard_constraints:
     strategy="|".join(STRATEGIES),
     shard=r"\d+",
     fold=r"\d+",
+    factor=r"[^/]+",
 
 
 def get_setting(dataset, key):
@@ -241,23 +242,31 @@ def get_kfold_strategies(dataset):
     return [s for s in get_strategies(dataset) if strategies.named(s).has_population]
 
 
-def get_n_folds(dataset):
-    """The configured folds, or one per group, counted in the prepared data (labels as
-    the fits see them: text, stripped) once the prepare_data checkpoint has run."""
+@functools.lru_cache
+def _level_counts(path, mtime):
+    """{grouping factor: levels} of a prepared CSV, read once per file version."""
+    from pooling.data import level_counts  # not at parse time: `snakemake -n` stays fast
+
+    return level_counts(path)
+
+
+def get_kfold_factors(dataset):
+    """{grouping factor: its folds}: the configured folds, or one per level (at most
+    one per level), counted in the prepared data (labels as the fits see them: text,
+    stripped) once the prepare_data checkpoint has run."""
     folds = get_kfold(dataset)["folds"]
-    if folds is not None:
-        return folds
     prepared = checkpoints.prepare_data.get(dataset=dataset).output[0]
-    return _size(prepared, os.path.getmtime(prepared))[1]
+    levels = _level_counts(prepared, os.path.getmtime(prepared))
+    return {factor: n if folds is None else min(folds, n) for factor, n in levels.items()}
 
 
 def get_kfold_files(dataset):
-    return expand(
-        "results/{dataset}/kfold/{strategy}/fold{fold}.csv",
-        dataset=dataset,
-        strategy=get_kfold_strategies(dataset),
-        fold=range(get_n_folds(dataset)),
-    )
+    return [
+        f"results/{dataset}/kfold/{factor}/{strategy}/fold{fold}.csv"
+        for factor, folds in get_kfold_factors(dataset).items()
+        for strategy in get_kfold_strategies(dataset)
+        for fold in range(folds)
+    ]
 
 
 def kfold_requested():

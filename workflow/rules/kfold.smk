@@ -3,11 +3,11 @@ rule kfold_fold:
         data="results/{dataset}/data/prepared.csv",
         source=get_source_csv,
     output:
-        "results/{dataset}/kfold/{strategy}/fold{fold}.csv",
+        "results/{dataset}/kfold/{factor}/{strategy}/fold{fold}.csv",
     log:
-        "logs/{dataset}/kfold/{strategy}/fold{fold}.log",
+        "logs/{dataset}/kfold/{factor}/{strategy}/fold{fold}.log",
     benchmark:
-        "benchmarks/{dataset}/kfold/{strategy}/fold{fold}.tsv"
+        "benchmarks/{dataset}/kfold/{factor}/{strategy}/fold{fold}.tsv"
     conda:
         "../../environment.yml"
     threads: get_fit_threads

@@ -13,5 +13,6 @@ with logged(snakemake.log[0]):
         settings=dict(snakemake.params.settings),
         kfold=dict(snakemake.params.kfold),
         fold=int(snakemake.wildcards.fold),
+        factor=snakemake.wildcards.factor,
         out=snakemake.output[0],
     )

@@ -315,6 +315,17 @@ def _header(path):
     return pd.read_csv(path, nrows=0).columns
 
 
+def level_counts(path):
+    """{grouping factor: its number of levels} of a prepared CSV, as the fits and the
+    kfold refits count them (labels as text; `group` for one varying intercept)."""
+    from .hierarchy import LEVEL_PREFIX, SINGLE
+
+    columns = [c for c in _header(path) if c.startswith(LEVEL_PREFIX)] or ["group"]
+    table = read_labelled(path, usecols=columns, dtype={c: str for c in columns})
+    return {SINGLE if c == "group" else c[len(LEVEL_PREFIX):].rpartition("|")[0]: table[c].nunique()
+            for c in columns}
+
+
 def _optional(table, name):
     return table[name].to_numpy(dtype=float) if name in table else None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 INTERCEPT = "1"
+SINGLE = "group"  # the one factor's name where the data have no `level:` columns: (1 | g), `group:`
 # parameter roots that exist per grouping factor; longest first, so that a name's root
 # is found by prefix ("tau_slope_state" is tau_slope's, not tau's)
 FACTOR_ROOTS = ("tau_slope", "theta_z", "theta", "slope", "tau", "corr")
@@ -176,7 +177,7 @@ def factors_of(idata):
 
     cells = idata.posterior.sizes["group"]
     described = json.loads(idata.attrs.get("factors", "[]")) or [
-        {"name": "group", "terms": [INTERCEPT], "ancestors": [], "finest": True}]
+        {"name": SINGLE, "terms": [INTERCEPT], "ancestors": [], "finest": True}]
     factors = []
     for entry in described:
         suffix = "" if entry["finest"] else "_" + entry["name"]

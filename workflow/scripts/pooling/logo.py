@@ -40,7 +40,7 @@ from scipy.special import logsumexp
 from . import families, strategies
 from .data import load_prepared, stored_arrays, subset_groups
 from .errors import DataError
-from .hierarchy import factors_of
+from .hierarchy import SINGLE, factors_of
 from .priors import resolve_priors
 
 log = logging.getLogger(__name__)
@@ -232,19 +232,36 @@ def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", s
     `slopes` and `predictors`: the names of Z's and X's columns."""
     if not strategies.named(strategy).has_population:
         raise ValueError(NO_POPULATION)
-    family = families.named(family)
     p = {name: _flat(posterior, name) for name in posterior}
-    n = len(p["mu"])
-    U = arrays.get("U")
-    center = np.zeros((n, len(factors[k].level))) if U is None else p["gamma"] @ np.asarray(U, dtype=float).T
     common = _common(p, slopes, predictors)
-    new = [a for a, f in enumerate(factors) if a == k or k in f.ancestors]
+    center = _center(p, arrays.get("U"), len(factors[k].level))
+    new = _new_factors(factors, k)
     cells = common[:, None, :] + np.zeros((1, len(factors[k].level), 1))
     cells[..., 0] += center
     if strategies.named(strategy).estimates_tau:
         for a, factor in enumerate(factors):
             if a not in new:
                 cells += _deviations(p, factors, a, common, center, slopes)[:, factor.level]
+    return _integrated(strategy, families.named(family), p, arrays, factors, k, cells, common, slopes)
+
+
+def _center(p, U, n_cells):
+    """(draws, cells) the group-level predictors' part of each cell's intercept."""
+    return np.zeros((len(p["mu"]), n_cells)) if U is None else p["gamma"] @ np.asarray(U, dtype=float).T
+
+
+def _new_factors(factors, k):
+    """The factors whose effects leaving out a level of factor k integrates: k and
+    every factor nested in it."""
+    return [a for a, f in enumerate(factors) if a == k or k in f.ancestors]
+
+
+def _integrated(strategy, family, p, arrays, factors, k, cells, common, slopes):
+    """(draws, levels of k) each level's rows' density, the new factors' effects
+    integrated out, given `cells` (draws, cells, 1 + slopes): each cell's coefficients
+    without them."""
+    n = len(p["mu"])
+    new = _new_factors(factors, k)
     group = np.asarray(arrays["group"])
     level = factors[k].level[group]
     order = np.argsort(level, kind="stable")
@@ -278,6 +295,60 @@ def factor_log_lik(strategy, posterior, arrays, factors, k, family="gaussian", s
             blocks.append(integrate(family, part, factors, new, rows, eta, group[order],
                                     None if Z is None else Z[order], slopes, aux))
     return np.concatenate(blocks)
+
+
+def heldout_factor_elpd(strategy, posterior, data, trained, training, heldout, k, family="gaussian", seed=0):
+    """Exact K-fold score of each held-out level of factor k of a structured formula:
+    log of the mean over draws of a refit (on the cells `training`, whose factors are
+    `trained`) of the level's marginal density, its effects and its nested levels'
+    integrated out as in PSIS-LOGO. The levels of other factors that the refit saw keep
+    its effects; a level it never saw (a batch all of whose casks were held out, a
+    crossed level found only in the held-out rows) is new to it: its effects are drawn
+    from the population with each posterior draw (brms's sample_new_levels =
+    "gaussian"), with a generator seeded by `seed`. (levels of k held out,)"""
+    from .hierarchy import subset_factors
+
+    p = {name: _flat(posterior, name) for name in posterior}
+    slopes, predictors = tuple(data.slope_names), tuple(data.predictor_names)
+    common = _common(p, slopes, predictors)
+    factors = subset_factors(data.factors, heldout)
+    center = _center(p, None if data.U is None else data.U[heldout], len(heldout))
+    cells = common[:, None, :] + np.zeros((1, len(heldout), 1))
+    cells[..., 0] += center
+    if strategies.named(strategy).estimates_tau:
+        seen = _center(p, None if data.U is None else data.U[training], len(training))
+        rng = np.random.default_rng(seed)
+        for a, factor in enumerate(factors):
+            if a in _new_factors(factors, k):
+                continue
+            known = _deviations(p, trained, a, common, seen, slopes)
+            index = {label: level for level, label in enumerate(trained[a].labels)}
+            for level, label in enumerate(factor.labels):
+                cells[:, factor.level == level] += (
+                    known[:, [index[label]]] if label in index
+                    else _population_draw(p, factor, slopes, rng)[:, None])
+    cell = np.full(data.n_groups, -1)
+    cell[heldout] = np.arange(len(heldout))
+    rows = np.flatnonzero(cell[data.group] >= 0)
+
+    def subset(values):
+        return None if values is None else values[rows]
+
+    arrays = dict(y=data.y[rows], group=cell[data.group[rows]], se=subset(data.se), X=subset(data.X),
+                  Z=subset(data.Z), trials=subset(data.trials), offset=subset(data.offset))
+    ll = _integrated(strategy, families.named(family), p, arrays, factors, k, cells, common, slopes)
+    return logsumexp(ll, axis=0) - math.log(ll.shape[0])
+
+
+def _population_draw(p, factor, slopes, rng):
+    """(draws, 1 + slopes) the effects of a level new to a fit, one draw from the
+    population per posterior draw, in the columns of the factor's terms."""
+    C = _cholesky_of_effects(p, factor)
+    effects = (C @ rng.standard_normal(C.shape[:2])[..., None])[..., 0]
+    out = np.zeros((len(effects), 1 + len(slopes)))
+    columns = ([0] if factor.intercept else []) + [1 + slopes.index(t) for t in factor.slopes]
+    out[:, columns] = effects
+    return out
 
 
 def _cholesky_of_effects(p, factor):
@@ -490,11 +561,12 @@ def _difference(pointwise, best):
 def logo_tables(fits, kfold=None):
     """(summary, per level) tables for every grouping factor (`factor`: its name, as
     the formula writes it; `group` for one varying intercept): PSIS-LOGO with Pareto
-    k, and exact K-fold LOGO where `kfold` (rows: strategy, group, fold, elpd) has
-    every group of the finest factor. The summary has a row per factor and strategy."""
+    k, and exact K-fold LOGO where `kfold` (rows: factor, strategy, group, fold, elpd)
+    has every level of the factor. The summary has a row per factor and strategy."""
     summaries, groups = [], []
     for k, factor in enumerate(factors_of(next(iter(fits.values())))):
-        summary, table = _factor_tables(fits, k, factor, kfold if factor.finest else None)
+        scores = None if kfold is None else kfold[kfold["factor"] == factor.name]
+        summary, table = _factor_tables(fits, k, factor, scores)
         summaries.append(summary.assign(factor=factor.name))
         groups.append(table.assign(factor=factor.name) if len(table) else table)
     summary = pd.concat(summaries)
@@ -546,39 +618,48 @@ def _factor_tables(fits, k, factor, kfold):
     return summary, groups
 
 
-def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out):
-    """Refit `strategy` without the groups of fold `fold` and score them; the priors
-    are those of the full-data fit, so every refit answers the same question."""
+def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out, factor=SINGLE):
+    """Refit `strategy` without the levels of `factor` (its name as the formula writes
+    it; SINGLE for one varying intercept) in fold `fold`, and score them; the priors are
+    those of the full-data fit, so every refit answers the same question."""
     from .fit import run_nuts  # JAX and numpyro: only the refit jobs need them, not compare
 
     if not strategies.named(strategy).has_population:
         raise DataError(f"kfold for {strategy}: {NO_POPULATION}")
     data = load_prepared(prepared_csv)
-    if data.factors:
-        raise DataError(f"{source_csv}: kfold refits hold out groups of one varying intercept (1 | g) so "
-                        f"far, and this dataset's formula has varying slopes or several grouping factors; "
-                        f"its PSIS-LOGO per factor is in logo_compare.csv")
-    assignment = folds_of(data.n_groups, kfold["folds"], kfold["seed"])
+    names = [f.name for f in data.factors] or [SINGLE]
+    if factor not in names:
+        raise DataError(f"{source_csv}: kfold has no grouping factor {factor!r}; the formula's are "
+                        f"{', '.join(names)}")
+    k = names.index(factor)
+    levels = data.factors[k].level if data.factors else np.arange(data.n_groups)
+    labels = data.factors[k].labels if data.factors else data.group_labels
+    assignment = folds_of(len(labels), kfold["folds"], kfold["seed"])
     if fold > assignment.max():
-        raise DataError(f"{source_csv}: kfold.folds asks for fold {fold + 1} but there are only "
-                        f"{data.n_groups} groups; set kfold.folds to at most {data.n_groups}")
-    heldout = np.flatnonzero(assignment == fold)
-    training = np.flatnonzero(assignment != fold)
-    if strategies.named(strategy).estimates_tau and len(training) < 2:
-        raise DataError(f"{source_csv}: fold {fold} leaves {len(training)} group to fit; partial "
-                        f"pooling needs two or more: use fewer folds")
+        raise DataError(f"{source_csv}: kfold.folds asks for fold {fold + 1} but {factor} has only "
+                        f"{len(labels)} levels; set kfold.folds to at most {len(labels)}")
+    heldout = np.flatnonzero(assignment[levels] == fold)  # cells
+    training = np.flatnonzero(assignment[levels] != fold)
+    if strategies.named(strategy).estimates_tau and len(np.unique(levels[training])) < 2:
+        raise DataError(f"{source_csv}: fold {fold} leaves {len(np.unique(levels[training]))} level of "
+                        f"{factor} to fit; partial pooling needs two or more: use fewer folds")
     family = settings.get("family", "gaussian")
     priors = resolve_priors(strategy, settings.get("priors", {}), data, family)
-    log.info(
-        "%s fold %d: holding out %s, fitting %d groups",
-        strategy, fold, ", ".join(data.group_labels[g] for g in heldout), len(training))
-    mcmc = run_nuts(subset_groups(data, training), strategy, settings, priors=priors)[0]
+    out_levels = np.flatnonzero(assignment == fold)
+    log.info("%s fold %d: holding out %s %s, fitting %d cells", strategy, fold, factor,
+             ", ".join(labels[g] for g in out_levels), len(training))
+    trained = subset_groups(data, training)
+    mcmc = run_nuts(trained, strategy, settings, priors=priors)[0]
     draws = {name: np.asarray(value) for name, value in mcmc.get_samples().items()}
-    divergences = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+    if data.factors:
+        elpd = heldout_factor_elpd(strategy, draws, data, trained.factors, training, heldout, k, family,
+                                   seed=kfold["seed"])
+        held = [labels[g] for g in pd.unique(levels[heldout])]
+        rows = pd.Series(levels[data.group]).value_counts().reindex(pd.unique(levels[heldout])).to_numpy()
+    else:
+        elpd = heldout_elpd(strategy, draws, data, heldout, family)
+        held, rows = [labels[g] for g in heldout], data.group_sizes[heldout]
     pd.DataFrame({
-        "strategy": strategy, "fold": fold,
-        "group": [data.group_labels[g] for g in heldout],
-        "rows": data.group_sizes[heldout],
-        "elpd": heldout_elpd(strategy, draws, data, heldout, family),
-        "divergences": divergences,
+        "factor": factor, "strategy": strategy, "fold": fold, "group": held, "rows": rows, "elpd": elpd,
+        "divergences": int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum()),
     }).to_csv(out, index=False)
