@@ -18,6 +18,7 @@ from pooling.config import (
 from pooling.errors import PoolingError
 from pooling.fitfile import DamagedResult, check as check_fit
 from pooling.priors import explicit_priors
+from pooling.sbcdesign import design as sbc_design
 
 SCHEMA = os.path.join(workflow.current_basedir, "..", "schemas", "config.schema.yaml")
 WORKFLOW_CONFIG = "config/config.yaml"
@@ -126,10 +127,17 @@ def check_results():
 
 
 def check_sbc(sources):
-    """SBC's priors, once the schema has filled in its defaults."""
+    """SBC's priors, once the schema has filled in its defaults: one for every
+    parameter of the design, each factor's and predictor's of an `sbc.formula`."""
+    sbc = config["sbc"]
     try:
-        for strategy in config["sbc"]["strategies"]:
-            explicit_priors(strategy, config["sbc"]["priors"], family=config["sbc"]["family"])
+        data = None
+        if "formula" in sbc:
+            data = sbc_design(
+                sbc["levels"], sbc["group_size"], formula=sbc["formula"], seed=sbc["seed"]
+            )
+        for strategy in sbc["strategies"]:
+            explicit_priors(strategy, sbc["priors"], family=sbc["family"], data=data)
     except PoolingError as error:
         stop(error, ("sbc", "priors"), sources)
 

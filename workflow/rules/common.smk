@@ -204,9 +204,11 @@ def get_sbc_params(wildcards):
         design["trials"] = sbc["trials"]
     if "exposure" in sbc:
         design["exposure"] = sbc["exposure"]
+    if "formula" in sbc:
+        design["formula"] = sbc["formula"]
     return {
         **design,
-        "groups": sbc["groups"],
+        "groups": sbc["levels"] if "formula" in sbc else sbc["groups"],
         "group_size": sbc["group_size"],
         "priors": relevant_overrides(wildcards.strategy, sbc["priors"], family),
         "settings": settings,

@@ -191,16 +191,18 @@ def check_config(config, schema_path):
 
 
 def check_entries(config):
-    """What the schema cannot say, once it holds: prior strings, the name `sbc` (taken
-    by results/sbc/) and a simulate design's group sizes against its group count.
-    Raises ConfigError listing every problem."""
+    """What the schema cannot say, once it holds: prior names and strings, the name
+    `sbc` (taken by results/sbc/), a simulate design's group sizes against its group
+    count and SBC's design keys. Raises ConfigError listing every problem."""
     problems = []
-    overrides = [(("priors",), config.get("priors", {}))]
-    overrides += [(("datasets", name, "priors"), entry.get("priors", {}))
+    sbc = config.get("sbc") or {}
+    overrides = [(("priors",), config.get("priors", {}), None)]
+    overrides += [(("datasets", name, "priors"), entry.get("priors", {}), _factors(entry))
                   for name, entry in config["datasets"].items()]
-    for key, priors in overrides:
+    overrides.append((("sbc", "priors"), sbc.get("priors", {}), _factors(sbc)))
+    for key, priors, factors in overrides:
         try:
-            check_overrides(priors, ".".join(key), _factors(config["datasets"][key[1]]) if len(key) > 1 else None)
+            check_overrides(priors, ".".join(key), factors)
         except PoolingError as error:
             problems.append((key, str(error)))
     if "sbc" in config["datasets"]:
@@ -215,6 +217,7 @@ def check_entries(config):
             problems.append((("datasets", name, "simulate", "group_sizes"), (
                 f"datasets.{name}.simulate.group_sizes: has {len(sizes)} sizes but groups is "
                 f"{design['groups']}; give one size per group or a single number")))
+    problems += _sbc_problems(sbc)
     if problems:
         raise ConfigError(problems)
 
@@ -223,8 +226,8 @@ SHORTHAND = ("response", "group", "predictors", "group_predictors")
 
 
 def _factors(entry):
-    """The grouping factor names of a dataset's formula (tau_<name> priors), None where
-    it has none or does not parse (said elsewhere)."""
+    """The grouping factor names of a dataset's (or sbc's) formula (tau_<name> priors),
+    None where it has none or does not parse (said elsewhere)."""
     if "formula" not in entry:
         return None
     from .formula import parse
@@ -277,4 +280,22 @@ def _simulate_problems(name, entry):
         check_auxiliary(family, {k: design[k] for k in families.AUXILIARY if k in design}, where)
     except PoolingError as error:
         return [(("datasets", name, "simulate"), str(error))]
+    return []
+
+
+def _sbc_problems(sbc):
+    """An `sbc.formula` SBC cannot simulate on with its `sbc.levels`, or a design key
+    the design would not read (so it is an error rather than ignored)."""
+    if "formula" not in sbc:
+        return [(("sbc", "levels"), "sbc.levels: gives the labels of sbc.formula's grouping columns, "
+                 "and there is no sbc.formula; add one, or use sbc.groups")] if "levels" in sbc else []
+    if "groups" in sbc:
+        return [(("sbc", "groups"), "sbc.groups: the design of sbc.formula has sbc.levels (labels per "
+                 "grouping column) instead; remove groups")]
+    from .sbcdesign import check
+
+    try:
+        check(sbc["formula"], sbc.get("levels", {}))
+    except PoolingError as error:
+        return [(("sbc",), str(error))]
     return []

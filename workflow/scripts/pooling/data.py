@@ -287,9 +287,16 @@ def read_labelled(path, dtype=None, **kwargs):
 
 
 def load_prepared(path):
-    from .hierarchy import LEVEL_PREFIX, SLOPE_PREFIX, read_factors
+    from .hierarchy import LEVEL_PREFIX
 
-    table = read_labelled(path, dtype={c: str for c in _header(path) if c.startswith(LEVEL_PREFIX)})
+    return from_table(read_labelled(path, dtype={c: str for c in _header(path) if c.startswith(LEVEL_PREFIX)}))
+
+
+def from_table(table):
+    """The Prepared arrays of a prepared table (labels as text), as read from its CSV
+    or as prepared in memory (the design of pooling.sbcdesign)."""
+    from .hierarchy import SLOPE_PREFIX, read_factors
+
     codes, labels = pd.factorize(table["group"], sort=False)
     names, X = _columns(table, PREDICTOR_PREFIX)
     group_names, U_rows = _columns(table.drop_duplicates("group"), GROUP_PREDICTOR_PREFIX)

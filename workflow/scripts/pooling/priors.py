@@ -266,28 +266,41 @@ def resolve_priors(strategy, overrides, data, family="gaussian"):
     user = {name: parse_prior(text, f"priors.{name}", name) for name, text in overrides.items()}
     if "theta" not in user and "mu" in user:
         user["theta"] = user["mu"]
+    return {key: (user[name], "user") if name in user else (defaults[key], "default")
+            for name, key in prior_keys(strategy, data, family)}
+
+
+def prior_keys(strategy, data=None, family="gaussian"):
+    """(parameter, key) of every prior the strategy's fit of prepared `data` reads,
+    in the order sampled gives: a coefficient has a key per column (beta[floor]), all
+    under its parameter's prior. None stands for one varying intercept without
+    predictors (SBC's first design)."""
+    if data is None:
+        return [(name, name) for name in sampled(strategy, family) if name not in COEFFICIENTS]
+    from .data import for_strategy
+
+    data = for_strategy(data, strategy)
     columns = {name: names for name, _, names in _coefficients(data)}
     columns |= {factor.name_of("tau_slope"): factor.slopes for factor in data.factors}
-    resolved = {}
-    for name in sampled(strategy, family, known_se=data.se is not None, factors=data.factors):
-        keys = [f"{name}[{column}]" for column in columns[name]] if root_of(name) in COEFFICIENTS else [name]
-        for key in keys:
-            resolved[key] = (user[name], "user") if name in user else (defaults[key], "default")
-    return resolved
+    return [(name, key)
+            for name in sampled(strategy, family, known_se=data.se is not None, factors=data.factors)
+            for key in ([f"{name}[{column}]" for column in columns[name]]
+                        if root_of(name) in COEFFICIENTS else [name])]
 
 
-def explicit_priors(strategy, priors, where="sbc.priors", family="gaussian"):
-    """{name: (Prior, "user")} for every parameter the strategy samples (predictors
-    aside), all given in `priors`: checks that draw the truth from the prior (SBC)
-    cannot fall back to defaults scaled to data that do not exist yet."""
-    needed = [p for p in sampled(strategy, family) if p not in COEFFICIENTS]
-    missing = [p for p in needed if p not in priors]
+def explicit_priors(strategy, priors, where="sbc.priors", family="gaussian", data=None):
+    """{key: (Prior, "user")} for every prior the strategy's fit of the design `data`
+    reads (prior_keys; a coefficient's prior applies to every column), all given in
+    `priors`: checks that draw the truth from the prior (SBC) cannot fall back to
+    defaults scaled to data that do not exist yet."""
+    keys = prior_keys(strategy, data, family)
+    missing = list(dict.fromkeys(name for name, _ in keys if name not in priors))
     if missing:
         raise PriorError(
             f"{where}: no prior for {', '.join(missing)} ({strategy}); SBC draws the truth "
             f"from the prior, so give every parameter one"
         )
-    return {p: (parse_prior(priors[p], f"{where}.{p}", p), "user") for p in needed}
+    return {key: (parse_prior(priors[name], f"{where}.{name}", name), "user") for name, key in keys}
 
 
 HUGE, TINY = 1e3, 1e-3  # response scales at which sampling and default priors get awkward

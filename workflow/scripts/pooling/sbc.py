@@ -1,8 +1,9 @@
 """Simulation-based calibration (Talts et al. 2018) of each strategy's model and sampler.
 
-Draw the parameters from the prior, simulate data on a fixed design, fit, and record
-the rank of each true value among the posterior draws, under any likelihood family
-(pooling.families; the design then carries binomial trials or a count's exposure).
+Draw the parameters from the prior, simulate data on a fixed design (pooling.sbcdesign:
+one varying intercept, or any formula's factors, varying slopes and predictors), fit,
+and record the rank of each true value among the posterior draws, under any likelihood
+family (pooling.families; the design then carries binomial trials or a count's exposure).
 If the model and the sampler are right, every rank is uniform on 0..L (L kept
 draws); the ECDF of the ranks must stay inside a simultaneous band (Säilynoja,
 Bürkner and Vehtari 2022).
@@ -11,6 +12,7 @@ Simulation i's truth and data depend only on (seed, i), so the ranks are the sam
 however the simulations are split into shards (Snakemake jobs).
 """
 
+import itertools
 import logging
 import math
 import time
@@ -22,39 +24,44 @@ from numpyro import handlers
 from numpyro.diagnostics import effective_sample_size
 from numpyro.infer.util import log_likelihood
 
-from . import families, strategies
+from . import strategies
 from .batch import sample_many
-from .models import ModelData, strategy_model
-from .priors import COEFFICIENTS, explicit_priors, sampled
-from .simulate import check_design
+from .data import for_strategy
+from .fit import model_data, structure
+from .models import strategy_model
+from .priors import COEFFICIENTS, explicit_priors, prior_keys, root_of
+from .sbcdesign import design
 
 log = logging.getLogger(__name__)
 LOG_LIK = "log_lik"  # the joint test quantity, ranked for every strategy and family
 
 
-def quantities(strategy, family="gaussian"):
-    """The parameters ranked besides the log-likelihood: what the strategy samples
-    under `family` (group 0 standing for theta; the design has no predictors), then
-    theta[0] where it is derived from mu and tau, so that the group level is tested
-    too. Complete pooling's theta is mu itself."""
-    names = ["theta[0]" if p == "theta" else p for p in sampled(strategy, family) if p not in COEFFICIENTS]
+def quantities(strategy, family="gaussian", data=None):
+    """The quantities ranked besides the log-likelihood: every parameter the strategy
+    samples under `family` for the design `data` (a pooling.data.Prepared; None: one
+    varying intercept without predictors), a coefficient per column (beta[0]), a
+    correlation matrix by its elements above the diagonal (corr[0,1]) and the cells'
+    coefficients by the first cell's (theta[0], slope[0,0]); then, where theta and
+    slope are derived from the population and the group-level effects, the first
+    cell's too, so that the group level is tested. Complete pooling's theta is mu
+    itself."""
+    fitted = None if data is None else for_strategy(data, strategy)
+    factors, slopes = (fitted.factors, fitted.slope_names) if fitted else ((), ())
+    terms = {factor.name_of("corr"): len(factor.terms) for factor in factors}
+    cell = {"theta": ["theta[0]"], "slope": [f"slope[0,{k}]" for k in range(len(slopes))]}
+    names = []
+    for name, keys in itertools.groupby(prior_keys(strategy, data, family), key=lambda pair: pair[0]):
+        if name in cell:
+            names += cell[name]
+        elif name in terms:
+            names += [f"{name}[{i},{j}]" for i, j in itertools.combinations(range(terms[name]), 2)]
+        elif root_of(name) in COEFFICIENTS:
+            names += [f"{name}[{k}]" for k in range(len(list(keys)))]
+        else:
+            names.append(name)
     if strategies.named(strategy).estimates_tau:
-        names.append("theta[0]")
+        names += cell["theta"] + cell["slope"]
     return tuple(names)
-
-
-def design(groups, group_size, family="gaussian", trials=None, exposure=None):
-    """The simulated design: `group_size` rows in each group, `trials` per row for
-    binomial data (bernoulli's one trial is implied), an optional `exposure` per row
-    for counts (entering as its log, an offset). Trials are int64, numpyro's binomial
-    sampler's integer type under float64."""
-    check_design(families.named(family, "sbc.family"), trials, exposure, "sbc")
-    group = np.repeat(np.arange(groups, dtype=np.int32), group_size)
-    return ModelData(
-        group=group,
-        trials=None if trials is None else np.full(group.shape, trials, dtype=np.int64),
-        offset=None if exposure is None else np.full(group.shape, math.log(exposure)),
-    )
 
 
 def draws_per_chain(settings):
@@ -71,33 +78,37 @@ def _simulate(model, data, key):
 
 
 def _value(samples, quantity):
-    """Draws (or a truth) of 'name' or 'name[k]'."""
+    """Draws (or a truth) of 'name' or 'name[i,...]'."""
     name, _, index = quantity.partition("[")
     values = np.asarray(samples[name])
-    return values[..., int(index[:-1])] if index else values
+    return values[(..., *map(int, index[:-1].split(",")))] if index else values
 
 
-def _model(strategy, groups, priors, parameterization, family):
-    """The simulating or the fitted model: the same but for the priors."""
-    return strategy_model(strategy, groups, explicit_priors(strategy, priors, family=family),
-                          parameterization, family)
+def _model(strategy, data, priors, parameterization, family):
+    """The simulating or the fitted model of the design `data`: the same but for the
+    priors."""
+    fitted = for_strategy(data, strategy)
+    return strategy_model(strategy, fitted.n_groups, explicit_priors(strategy, priors, family=family, data=fitted),
+                          parameterization, family, **structure(fitted))
 
 
 def run(strategy, groups, group_size, priors, settings, simulations, seed, fit_priors=None,
-        family="gaussian", trials=None, exposure=None):
+        family="gaussian", trials=None, exposure=None, formula=None):
     """Ranks of every quantity for the given simulation indices.
 
     `settings`: chains, warmup, draws (kept in total, after thinning), thin,
     target_accept, max_tree_depth, parameterization. `fit_priors` (default `priors`)
     are the priors the fits use: giving others makes a deliberately wrong model,
-    which SBC must flag. `family`, `trials` and `exposure` as in `design`. Returns
-    one row per simulation and quantity: rank (0..draws), draws, bulk ESS of the
-    unthinned chains, divergences.
+    which SBC must flag. `groups`, `family`, `trials`, `exposure` and `formula` as in
+    pooling.sbcdesign.design, whose predictors `seed` draws too. Returns one row per
+    simulation and quantity: rank (0..draws), draws, bulk ESS of the unthinned
+    chains, divergences.
     """
-    data = design(groups, group_size, family, trials, exposure)
+    prepared = design(groups, group_size, family, trials, exposure, formula, seed)
+    data = model_data(prepared, strategy)
     parameterization = settings.get("parameterization", "noncentered")
-    simulator = _model(strategy, groups, priors, parameterization, family)
-    fitted = _model(strategy, groups, fit_priors or priors, parameterization, family)
+    simulator = _model(strategy, prepared, priors, parameterization, family)
+    fitted = _model(strategy, prepared, fit_priors or priors, parameterization, family)
     keys = [jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i)) for i in simulations]
     truths, ys = zip(*(_simulate(simulator, data, key) for key, _ in keys))
     per_chain = draws_per_chain(settings)
@@ -106,11 +117,12 @@ def run(strategy, groups, group_size, priors, settings, simulations, seed, fit_p
     samples = sample_many(fitted, (batch,), np.array(ys), {**settings, "draws": per_chain},
                           keys=np.stack([key for _, key in keys]))
     keep = slice(0, per_chain * settings["chains"], settings["thin"])
+    ranked = quantities(strategy, family, prepared)
     rows = []
     for k, (i, truth, y) in enumerate(zip(simulations, truths, ys)):
         true_log_lik = log_likelihood(fitted, {p: v[None] for p, v in truth.items()},
                                       data, y=y)["y"].sum()
-        values = {q: (_value(samples, q)[k], _value(truth, q)) for q in quantities(strategy, family)}
+        values = {q: (_value(samples, q)[k], _value(truth, q)) for q in ranked}
         values[LOG_LIK] = (samples[LOG_LIK][k].sum(-1), true_log_lik)
         for quantity, (draws, true) in values.items():
             kept = draws[keep][: settings["draws"]]
@@ -130,7 +142,7 @@ def run_shard(strategy, shard, sbc, out):
     start = time.perf_counter()
     ranks = run(strategy, sbc["groups"], sbc["group_size"], sbc["priors"], sbc["settings"],
                 simulations, sbc["seed"], family=sbc["family"], trials=sbc.get("trials"),
-                exposure=sbc.get("exposure"))
+                exposure=sbc.get("exposure"), formula=sbc.get("formula"))
     minutes = (time.perf_counter() - start) / 60
     log.info("%s shard %d: %d simulations in %.1f s (%.0f per minute, compilation included)",
              strategy, shard, len(simulations), 60 * minutes, len(simulations) / minutes)
