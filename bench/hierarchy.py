@@ -7,7 +7,7 @@ the partial-pooling gates, for
 - radon in every state, `log_radon ~ floor + (1 + floor | state/county)` (12,468 homes
   in 468 counties of 9 states; needs the raw survey files in ../shared/data/radon).
 
-Prints a table and writes bench/hierarchy.csv.
+Prints a table and writes bench/hierarchy.csv (keeping the rows of a series not run).
 
     python bench/hierarchy.py            # both (about 15 min on 2 cores)
     python bench/hierarchy.py slopes     # the simulated series only
@@ -78,7 +78,9 @@ def main():
             row["compare_s"], row["compare_peak_rss_mb"] = benchmark(workdir, f"benchmarks/{name}/compare.tsv")
             row |= gates(az.from_netcdf(workdir / f"results/{name}/fits/partial_pooling.nc"))
             rows.append(row)
-    write_series(rows, ROOT / "bench" / "hierarchy.csv")
+    out = ROOT / "bench" / "hierarchy.csv"
+    kept = pd.read_csv(out).to_dict("records") if out.exists() else []  # the series not run now
+    write_series([r for r in kept if r["dataset"] not in {row["dataset"] for row in rows}] + rows, out)
 
 
 if __name__ == "__main__":
