@@ -26,6 +26,7 @@ Two estimates of the same quantity: PSIS on that marginal likelihood (one fit, p
 of every run) and exact grouped K-fold refits (the `kfold` target).
 """
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -452,8 +453,8 @@ def _adaptive_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
         W, blocks = _level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes)
         q = W.shape[1]
         nodes, weights = hermgauss(nodes_per_dimension(q))
-        grid = np.stack(np.meshgrid(*[nodes] * q, indexing="ij"), -1).reshape(-1, q)
-        log_weights = np.log(np.stack(np.meshgrid(*[weights] * q, indexing="ij"), -1)).reshape(-1, q).sum(1)
+        grid = np.array(list(itertools.product(nodes, repeat=q)))  # at most GRID_NODES points
+        log_weights = np.log(np.array(list(itertools.product(weights, repeat=q)))).sum(1)
         y = rows.y[span]
         trials = None if rows.trials is None else rows.trials[span]
         step = max(1, CHUNK // ((end - start) * (q + len(grid)) + q * q))
