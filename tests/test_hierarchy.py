@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from pooling.data import for_strategy, load_prepared, prepare, subset_groups
 from pooling.errors import PriorError
 from pooling.fit import model_data, sample, structure
-from pooling.logo import factor_log_lik, heldout_factor_elpd
+from pooling.logo import factor_log_lik, heldout_elpd
 from pooling.models import MODELS, build_spec
 from pooling.priors import check_overrides, resolve_priors
 
@@ -184,8 +184,7 @@ def test_a_kfold_refit_scores_a_held_out_cask_as_psis_logo_does_with_the_same_dr
     draws = _draws(np.random.default_rng(3), 50, data.factors)
     cask = data.factors[1].labels.index("B:b")
     training = np.array([c for c in range(data.n_groups) if c != cask])
-    elpd = heldout_factor_elpd("partial_pooling", _trained(draws, data, training), data,
-                               subset_groups(data, training).factors, training, np.array([cask]), 1)
+    elpd = heldout_elpd("partial_pooling", _trained(draws, data, training), data, np.array([cask]), k=1)
     arrays = dict(y=data.y, group=data.group, X=data.X, Z=data.Z, se=None, U=None, trials=None, offset=None)
     ll = factor_log_lik("partial_pooling", draws, arrays, data.factors, 1, slopes=("x",), predictors=("x",))
     assert elpd == pytest.approx([logsumexp(ll[:, cask]) - np.log(50)], rel=1e-12)
@@ -202,8 +201,7 @@ def test_a_kfold_refit_draws_a_batch_it_never_saw_from_the_population(nested_slo
     draws = {name: np.repeat(value, 40_000, axis=0) for name, value in one.items()}
     heldout = np.array([data.factors[1].labels.index(label) for label in ("A:a", "A:b")])
     training = np.setdiff1d(np.arange(data.n_groups), heldout)
-    elpd = heldout_factor_elpd("partial_pooling", _trained(draws, data, training), data,
-                               subset_groups(data, training).factors, training, heldout, 1, seed=5)
+    elpd = heldout_elpd("partial_pooling", _trained(draws, data, training), data, heldout, k=1, seed=5)
     rows = np.flatnonzero(data.group == heldout[0])
     W = np.column_stack([np.ones(len(rows)), data.Z[rows, 0]])
     covariance = sum(

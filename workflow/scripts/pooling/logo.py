@@ -273,8 +273,7 @@ def _integrated(strategy, family, p, arrays, factors, k, cells, common, slopes):
     X = None if arrays.get("X") is None else np.asarray(arrays["X"], dtype=float)
     step = max(1, CHUNK // len(rows.y))  # draws per block: (draws, rows) arrays of bounded size
     blocks = []
-    for s in range(0, n, step):
-        draws = slice(s, s + step)
+    for draws, _ in _draw_blocks(n, step):
         eta = cells[draws][:, group, 0]
         if X is not None:
             eta = eta + p["beta"][draws] @ X.T
@@ -298,36 +297,41 @@ def _integrated(strategy, family, p, arrays, factors, k, cells, common, slopes):
     return np.concatenate(blocks)
 
 
-def heldout_factor_elpd(strategy, posterior, data, trained, training, heldout, k, family="gaussian", seed=0):
-    """Exact K-fold score of each held-out level of factor k of a structured formula:
-    log of the mean over draws of a refit (on the cells `training`, whose factors are
-    `trained`) of the level's marginal density, its effects and its nested levels'
+def heldout_elpd(strategy, posterior, data, heldout, family="gaussian", k=0, seed=0):
+    """Exact K-fold score of each held-out level of grouping factor k (the one factor of
+    `(1 | g)` by default): log of the mean over draws of a refit on every cell but the
+    `heldout` ones of the level's marginal density, its effects and its nested levels'
     integrated out as in PSIS-LOGO. The levels of other factors that the refit saw keep
     its effects; a level it never saw (a batch all of whose casks were held out, a
     crossed level found only in the held-out rows) is new to it: its effects are drawn
     from the population with each posterior draw (brms's sample_new_levels =
     "gaussian"), with a generator seeded by `seed`. (levels of k held out,)"""
     from .hierarchy import subset_factors
+    from .models import single_factor
 
+    if not strategies.named(strategy).has_population:
+        raise ValueError(NO_POPULATION)
     p = {name: _flat(posterior, name) for name in posterior}
     slopes, predictors = tuple(data.slope_names), tuple(data.predictor_names)
+    U = data.U if strategies.named(strategy).group_predictors else None
     common = _common(p, slopes, predictors)
-    factors = subset_factors(data.factors, heldout)
-    center = _center(p, None if data.U is None else data.U[heldout], len(heldout))
+    every = data.factors or single_factor(data.n_groups)
+    factors = subset_factors(every, heldout)
     cells = common[:, None, :] + np.zeros((1, len(heldout), 1))
-    cells[..., 0] += center
-    if strategies.named(strategy).estimates_tau:
-        seen = _center(p, None if data.U is None else data.U[training], len(training))
+    cells[..., 0] += _center(p, None if U is None else U[heldout], len(heldout))
+    known_factors = [a for a in range(len(factors)) if a not in _new_factors(factors, k)]
+    if strategies.named(strategy).estimates_tau and known_factors:
+        training = np.setdiff1d(np.arange(data.n_groups), heldout)
+        trained = subset_factors(every, training)
+        seen = _center(p, None if U is None else U[training], len(training))
         rng = np.random.default_rng(seed)
-        for a, factor in enumerate(factors):
-            if a in _new_factors(factors, k):
-                continue
+        for a in known_factors:
             known = _deviations(p, trained, a, common, seen, slopes)
             index = {label: level for level, label in enumerate(trained[a].labels)}
-            for level, label in enumerate(factor.labels):
-                cells[:, factor.level == level] += (
+            for level, label in enumerate(factors[a].labels):
+                cells[:, factors[a].level == level] += (
                     known[:, [index[label]]] if label in index
-                    else _population_draw(p, factor, slopes, rng)[:, None])
+                    else _population_draw(p, factors[a], slopes, rng)[:, None])
     cell = np.full(data.n_groups, -1)
     cell[heldout] = np.arange(len(heldout))
     rows = np.flatnonzero(cell[data.group] >= 0)
@@ -381,8 +385,24 @@ def _level_terms(factors, new, cells, Z, slopes):
     return np.concatenate(columns, axis=1), blocks
 
 
+def _levels(factors, new, rows, cells, Z, slopes):
+    """(level, its rows' span, W, blocks) of each level of the left-out factor, W and
+    blocks as _level_terms gives them."""
+    ends = np.append(rows.starts[1:], len(rows.y))
+    for level, (start, end) in enumerate(zip(rows.starts, ends)):
+        span = slice(start, end)
+        yield (level, span, *_level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes))
+
+
+def _draw_blocks(total, step):
+    """(slice, size) of consecutive blocks of `step` draws out of `total`."""
+    for start in range(0, total, step):
+        yield slice(start, start + step), min(step, total - start)
+
+
 def _block_cholesky(cholesky, factors, blocks, draws, n):
-    """(n, q, q) the block-diagonal Cholesky factor of the new effects' covariance."""
+    """(n, q, q) the block-diagonal Cholesky factor of the new effects' covariance, for
+    the n draws `draws`."""
     q = sum(len(factors[a].terms) for a in blocks)
     C = np.zeros((n, q, q))
     at = 0
@@ -401,23 +421,17 @@ def _normal_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
     so W' D^-1 W is sigma^-2 (or 1) times one matrix per level: per draw only q x q
     products remain (q: the new effects), in blocks of draws of bounded memory."""
     cholesky = {a: _cholesky_of_effects(p, factors[a]) for a in new}
-    ends = np.append(rows.starts[1:], len(rows.y))
     out = np.empty((eta.shape[0], len(rows.starts)))
-    for level, (start, end) in enumerate(zip(rows.starts, ends)):
-        span = slice(start, end)
-        W, blocks = _level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes)
-        q = W.shape[1]
-        weight = np.ones(end - start) if rows.se is None else rows.se[span] ** -2.0
+    for level, span, W, blocks in _levels(factors, new, rows, cells, Z, slopes):
+        size, q = W.shape
+        weight = np.ones(size) if rows.se is None else rows.se[span] ** -2.0
         A = (W * weight[:, None]).T @ W
-        step = max(1, CHUNK // (q * q + end - start))
-        for s in range(0, eta.shape[0], step):
-            draws = slice(s, s + step)
-            n = len(range(*draws.indices(eta.shape[0])))
+        for draws, n in _draw_blocks(eta.shape[0], max(1, CHUNK // (q * q + size))):
             C = _block_cholesky(cholesky, factors, blocks, draws, n)
             residual = rows.y[span] - eta[draws, span]
             if rows.se is None:
                 scale = aux["sigma"][draws, 0] ** -2.0
-                log_det_noise = (end - start) * np.log(aux["sigma"][draws, 0] ** 2)
+                log_det_noise = size * np.log(aux["sigma"][draws, 0] ** 2)
             else:
                 scale = np.ones(n)
                 log_det_noise = np.full(n, np.log(rows.se[span] ** 2).sum())
@@ -426,7 +440,7 @@ def _normal_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
             b = scale[:, None] * (Ct @ ((residual * weight) @ W)[..., None])[..., 0]
             L = np.linalg.cholesky(M)
             solved = np.linalg.solve(L, b[..., None])[..., 0]
-            out[draws, level] = -0.5 * ((end - start) * math.log(2 * math.pi) + log_det_noise
+            out[draws, level] = -0.5 * (size * math.log(2 * math.pi) + log_det_noise
                                         + 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
                                         + scale * (residual**2 * weight).sum(1) - (solved**2).sum(1))
     return out
@@ -446,21 +460,15 @@ def _adaptive_blocks(family, p, factors, new, rows, eta, cells, Z, slopes, aux):
     (Fisher scoring with step halving, per draw), rotated and scaled by the Cholesky
     factor of its information there, nodes_per_dimension(q) nodes along each axis."""
     cholesky = {a: _cholesky_of_effects(p, factors[a]) for a in new}
-    ends = np.append(rows.starts[1:], len(rows.y))
     out = np.empty((eta.shape[0], len(rows.starts)))
-    for level, (start, end) in enumerate(zip(rows.starts, ends)):
-        span = slice(start, end)
-        W, blocks = _level_terms(factors, new, cells[span], None if Z is None else Z[span], slopes)
-        q = W.shape[1]
+    for level, span, W, blocks in _levels(factors, new, rows, cells, Z, slopes):
+        size, q = W.shape
         nodes, weights = hermgauss(nodes_per_dimension(q))
         grid = np.array(list(itertools.product(nodes, repeat=q)))  # at most GRID_NODES points
         log_weights = np.log(np.array(list(itertools.product(weights, repeat=q)))).sum(1)
         y = rows.y[span]
         trials = None if rows.trials is None else rows.trials[span]
-        step = max(1, CHUNK // ((end - start) * (q + len(grid)) + q * q))
-        for s in range(0, eta.shape[0], step):
-            draws = slice(s, s + step)
-            n = len(range(*draws.indices(eta.shape[0])))
+        for draws, n in _draw_blocks(eta.shape[0], max(1, CHUNK // (size * (q + len(grid)) + q * q))):
             C = _block_cholesky(cholesky, factors, blocks, draws, n)
             WC = np.einsum("rq,nqp->nrp", W, C)  # (draws, rows, q): each row's terms, whitened
             part = {name: value[draws] for name, value in aux.items()}
@@ -534,24 +542,6 @@ def psis_logo(idata, strategy, k=None):
     log_lik = xr.Dataset({"y": (("chain", "draw", "group"), ll.reshape(shape))},
                          coords={"group": list(factors[k].labels)})
     return az.loo(az.InferenceData(posterior=idata.posterior, log_likelihood=log_lik), pointwise=True)
-
-
-def heldout_elpd(strategy, draws, data, heldout, family="gaussian"):
-    """Exact K-fold score of each held-out group: log of the mean over draws (fitted
-    without the group) of its marginal density."""
-    index = np.flatnonzero(np.isin(data.group, heldout))
-    remap = {g: k for k, g in enumerate(heldout)}
-    group = np.array([remap[g] for g in data.group[index]])
-
-    def rows(values):
-        return None if values is None else values[index]
-
-    ll = group_log_lik(
-        strategy, draws, data.y[index], group, len(heldout), family=family,
-        se=rows(data.se), X=rows(data.X), trials=rows(data.trials), offset=rows(data.offset),
-        U=data.U[heldout] if data.U is not None and strategies.named(strategy).group_predictors else None,
-    )
-    return logsumexp(ll, axis=0) - math.log(ll.shape[0])
 
 
 def _difference(pointwise, best):
@@ -646,21 +636,15 @@ def kfold_fold(prepared_csv, source_csv, strategy, settings, kfold, fold, out, f
                         f"{factor} to fit; partial pooling needs two or more: use fewer folds")
     family = settings.get("family", "gaussian")
     priors = resolve_priors(strategy, settings.get("priors", {}), data, family)
-    out_levels = np.flatnonzero(assignment == fold)
+    held = pd.unique(levels[heldout])  # in the order heldout_elpd scores them
     log.info("%s fold %d: holding out %s %s, fitting %d cells", strategy, fold, factor,
-             ", ".join(labels[g] for g in out_levels), len(training))
-    trained = subset_groups(data, training)
-    mcmc = run_nuts(trained, strategy, settings, priors=priors)[0]
+             ", ".join(labels[g] for g in held), len(training))
+    mcmc = run_nuts(subset_groups(data, training), strategy, settings, priors=priors)[0]
     draws = {name: np.asarray(value) for name, value in mcmc.get_samples().items()}
-    if data.factors:
-        elpd = heldout_factor_elpd(strategy, draws, data, trained.factors, training, heldout, k, family,
-                                   seed=kfold["seed"])
-        held = [labels[g] for g in pd.unique(levels[heldout])]
-        rows = pd.Series(levels[data.group]).value_counts().reindex(pd.unique(levels[heldout])).to_numpy()
-    else:
-        elpd = heldout_elpd(strategy, draws, data, heldout, family)
-        held, rows = [labels[g] for g in heldout], data.group_sizes[heldout]
+    elpd = heldout_elpd(strategy, draws, data, heldout, family, k=k, seed=kfold["seed"])
+    rows = np.bincount(levels[data.group], minlength=len(labels))[held]
     pd.DataFrame({
-        "factor": factor, "strategy": strategy, "fold": fold, "group": held, "rows": rows, "elpd": elpd,
+        "factor": factor, "strategy": strategy, "fold": fold, "group": [labels[g] for g in held], "rows": rows,
+        "elpd": elpd,
         "divergences": int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum()),
     }).to_csv(out, index=False)
