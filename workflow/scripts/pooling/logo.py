@@ -26,6 +26,7 @@ Two estimates of the same quantity: PSIS on that marginal likelihood (one fit, p
 of every run) and exact grouped K-fold refits (the `kfold` target).
 """
 
+import functools
 import itertools
 import logging
 import math
@@ -203,6 +204,7 @@ def _deviations(p, factors, k, common, center, slopes):
     rebuilt from the fit's totals (theta, slope and their per-factor namesakes)."""
     factor = factors[k]
 
+    @functools.cache  # the parent's totals: once for k's and once to subtract
     def total(a):
         f = factors[a]
         parent = (total(f.ancestors[-1])[:, f.ancestor_level(factors[f.ancestors[-1]])] if f.ancestors
