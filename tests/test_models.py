@@ -113,8 +113,11 @@ def test_inference_data_has_every_group_and_the_real_labels(radon_like):
     idata, _ = sample(radon_like, "partial_pooling", {**SETTINGS, "warmup": 200, "draws": 100})
     assert set(idata.groups()) == {
         "posterior", "sample_stats", "log_likelihood", "posterior_predictive", "prior",
-        "prior_predictive", "observed_data", "constant_data",
+        "prior_predictive", "observed_data", "constant_data", "predictions", "predictions_constant_data",
     }
+    assert idata.predictions["theta"].dims == ("chain", "draw", "new_level")
+    assert idata.predictions_constant_data["U"].values.tolist() == pytest.approx(
+        [idata.constant_data["U"].values[:, 0].mean()])
     assert idata.posterior["theta"].dims == ("chain", "draw", "group")
     assert idata.posterior["group"].values.tolist() == ["a", "b", "c"]
     assert idata.posterior["beta"].dims == ("chain", "draw", "predictor")

@@ -10,6 +10,7 @@ from importlib.metadata import version
 import arviz as az
 import jax
 import numpy as np
+import xarray as xr
 from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
 
 from . import families, hierarchy, strategies
@@ -105,7 +106,34 @@ def sample(data, strategy, settings, storage=None):
     """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
     LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
     mcmc, model, rows, priors, fitted = run_nuts(data, strategy, settings)
-    return to_inference_data(mcmc, model, rows, fitted, settings, storage), priors
+    idata = to_inference_data(mcmc, model, rows, fitted, settings, storage)
+    if strategies.named(strategy).estimates_tau:
+        idata.extend(new_level_predictions(mcmc, fitted, settings))
+    return idata, priors
+
+
+def new_level_predictions(mcmc, data, settings):
+    """The `predictions` group: theta, slopes and a new observation `y` at one new level
+    of each grouping factor (pooling.newgroup), over dim `new_level` (factor names),
+    with the typical row they assume as `predictions_constant_data`."""
+    from . import newgroup
+
+    family = families.named(settings.get("family", "gaussian"))
+    key = jax.random.fold_in(jax.random.PRNGKey(settings["seed"]), newgroup.SEED_STREAM)
+    predicted, row = newgroup.new_level_predictions(mcmc.get_samples(), data, family, settings["seed"], key)
+    shape = (settings["chains"], settings["draws"])
+    idata = az.from_dict(
+        predictions={name: np.asarray(v, dtype=np.float32).reshape(*shape, *v.shape[1:])
+                     for name, v in predicted.items()},
+        coords={"new_level": newgroup.factor_names(data), "varying": list(data.slope_names)},
+        pred_dims={"theta": ["new_level"], "y": ["new_level"], "slope": ["new_level", "varying"]},
+    )
+    columns = {"X": ("predictor", data.predictor_names), "U": ("group_predictor", data.group_predictor_names),
+               "Z": ("varying", list(data.slope_names))}
+    row = {name: ((columns[name][0],), v) if name in columns else ((), v) for name, v in row.items() if v is not None}
+    idata.add_groups(predictions_constant_data=xr.Dataset(
+        row, coords={dim: labels for dim, labels in columns.values() if labels}))
+    return idata
 
 
 def to_inference_data(mcmc, model, rows, data, settings, storage=None):
