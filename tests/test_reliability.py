@@ -64,6 +64,27 @@ def test_attrs_alone_rebuild_the_same_draws(small):
     assert_identical(posterior(small), rebuilt.posterior)
 
 
+def test_an_archive_of_the_analysis_unpacks_and_reruns_to_the_same_draws(small, tmp_path):
+    """The README's archive without conda: `git archive` of the committed workflow,
+    config and inputs (what `snakemake --archive` packs besides conda packages, which
+    need conda and its channels, absent here), unpacked elsewhere and rerun."""
+    import tarfile
+
+    snakemake(small, "--cores", "2", FIT)
+    (tmp_path / "analysis").mkdir()
+    repository = copy_workflow(tmp_path / "analysis")
+    shutil.copy(small / "config" / "config.yaml", repository / "config" / "config.yaml")
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "x"],
+                    ["archive", "--format=tar.gz", "-o", str(tmp_path / "analysis.tar.gz"), "HEAD"]):
+        subprocess.run(["git", *command], cwd=repository, check=True)
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(tmp_path / "analysis.tar.gz") as archive:
+        archive.extractall(unpacked, filter="data")
+    snakemake(unpacked, "--cores", "2", FIT)
+    assert_identical(posterior(small), posterior(unpacked))
+    assert_identical(az.from_netcdf(small / FIT).predictions, az.from_netcdf(unpacked / FIT).predictions)
+
+
 def test_a_new_seed_changes_the_draws_and_only_what_it_shapes(small):
     snakemake(small, "--cores", "2", FIT)
     before = posterior(small)
