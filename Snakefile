@@ -18,6 +18,8 @@ include: "workflow/rules/compare.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/kfold.smk"
 include: "workflow/rules/sbc.smk"
+include: "workflow/rules/heldout.smk"
+include: "workflow/rules/paper.smk"
 
 
 check_paths()
@@ -28,6 +30,7 @@ localrules:
     all,
     kfold,
     sbc,
+    paper,
 
 
 rule all:

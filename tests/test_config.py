@@ -42,7 +42,8 @@ def datasets(change):
      "strategies, priors, kfold, sbc, compile_cache, radon_source, datasets)"),
     (datasets(lambda d: d["eight_schools"].update(respnse="y")),
      "`datasets.eight_schools.respnse` is not a known key; did you mean `response`? (known: path, "
-     "simulate, formula, family, response, group, se, predictors, group_predictors, priors, chains, warmup, draws, "
+     "test, simulate, formula, family, response, group, se, predictors, group_predictors, priors, chains, "
+     "warmup, draws, "
      "target_accept, seed, max_tree_depth, parameterization, pointwise_max_rows, predictive_draws, "
      "strategies, kfold)"),
     (datasets(lambda d: d.update({"my data": {"path": "x.csv", "response": "y"}})),
@@ -165,7 +166,7 @@ def test_a_bad_key_is_named_in_the_file_that_holds_it(workdir):
     lines = raw_config_error(workdir, lambda _: mine, "mine.yaml", ("--configfile", "mine.yaml"))
     assert sorted(lines) == [
         "Invalid config (mine.yaml): `datasets.mine.respnse` is not a known key; did you mean "
-        "`response`? (known: path, simulate, formula, family, response, group, se, predictors, "
+        "`response`? (known: path, test, simulate, formula, family, response, group, se, predictors, "
         "group_predictors, priors, chains, warmup, draws, target_accept, seed, max_tree_depth, "
         "parameterization, pointwise_max_rows, predictive_draws, strategies, kfold)",
     ]

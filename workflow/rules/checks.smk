@@ -91,20 +91,22 @@ def check_config(sources):
 
 
 def check_paths():
-    """Every dataset's CSV exists or a rule makes it (call once all rules are defined)."""
+    """Every dataset's CSV (and test CSV) exists or a rule makes it (call once all rules
+    are defined)."""
     for name, entry in config["datasets"].items():
-        path = entry.get("path")
-        if (
-            path
-            and not os.path.exists(path)
-            and not any(r.is_producer(path) for r in workflow.rules)
-        ):
-            stop(
-                f"datasets.{name}.path: {path} not found (paths are relative to "
-                f"{os.getcwd()}); fix the path or remove the dataset",
-                ("datasets", name, "path"),
-                CONFIG_SOURCES,
-            )
+        for key in ("path", "test"):
+            path = entry.get(key)
+            if (
+                path
+                and not os.path.exists(path)
+                and not any(r.is_producer(path) for r in workflow.rules)
+            ):
+                stop(
+                    f"datasets.{name}.{key}: {path} not found (paths are relative to "
+                    f"{os.getcwd()}); fix the path or remove the {'dataset' if key == 'path' else key}",
+                    ("datasets", name, key),
+                    CONFIG_SOURCES,
+                )
 
 
 def check_results():

@@ -51,6 +51,11 @@ def get_source_csv(wildcards):
     return config["datasets"][wildcards.dataset]["path"]
 
 
+def get_test_csv(wildcards):
+    """The dataset's held-out CSV (config `test`)."""
+    return config["datasets"][wildcards.dataset]["test"]
+
+
 def get_family(dataset):
     return config["datasets"][dataset].get("family", "gaussian")
 
@@ -170,7 +175,19 @@ def get_dataset_outputs(dataset):
         outputs.append(f"results/{dataset}/figures/shrinkage.png")
     if "partial_pooling" in strategies:
         outputs.append(f"results/{dataset}/figures/group_level.png")
-    return outputs
+    if "test" in config["datasets"][dataset]:
+        outputs += [
+            f"results/{dataset}/data/test.csv",
+            f"results/{dataset}/test_scores.csv",
+            f"results/{dataset}/test_pointwise.csv",
+            f"results/{dataset}/figures/test_scores.png",
+        ]
+    return outputs + pdfs_of(outputs)
+
+
+def pdfs_of(paths):
+    """The vector PDF every figure rule writes beside each PNG figure of `paths`."""
+    return [path.removesuffix(".png") + ".pdf" for path in paths if path.endswith(".png")]
 
 
 def get_final_outputs():
@@ -293,3 +310,50 @@ def get_kfold_outputs():
         if get_kfold_strategies(dataset)
         for output in ("logo_compare.csv", "figures/logo_compare.png")
     ]
+
+
+def get_diagnostics(wildcards):
+    return expand(
+        "results/{dataset}/diagnostics/{strategy}.csv",
+        dataset=wildcards.dataset,
+        strategy=get_strategies(wildcards.dataset),
+    )
+
+
+def get_figure_pdfs(wildcards):
+    return [p for p in get_dataset_outputs(wildcards.dataset) if p.endswith(".pdf")]
+
+
+def get_paper_settings(wildcards):
+    """The dataset's settings as its fits resolved them: its entry, with every sampler
+    and storage key and the priors merged over the top-level ones."""
+    dataset = wildcards.dataset
+    entry = config["datasets"][dataset]
+    keys = (*SAMPLER_KEYS, *STORAGE_KEYS, "strategies")
+    return {
+        **entry,
+        **{key: get_setting(dataset, key) for key in keys},
+        "family": get_family(dataset),
+        "priors": {**config["priors"], **entry.get("priors", {})},
+    }
+
+
+def get_test_scores(wildcards):
+    """Hook for the paper bundle: the held-out scores, where the dataset names a
+    `test` set (its table then joins the bundle)."""
+    if "test" in config["datasets"][wildcards.dataset]:
+        return f"results/{wildcards.dataset}/test_scores.csv"
+    return []
+
+
+def get_paper_sbc(wildcards):
+    """SBC summaries for the methods text, once SBC is asked for or has been run (as
+    the kfold refits join the LOGO table)."""
+    requested = "sbc" in getattr(workflow.dag_settings, "targets", ())
+    if requested or os.path.isdir("results/sbc"):
+        return expand("results/sbc/{strategy}/summary.csv", strategy=get_sbc_strategies())
+    return []
+
+
+def get_paper_outputs():
+    return [f"results/{dataset}/paper/manifest.json" for dataset in DATASETS]

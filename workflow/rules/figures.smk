@@ -16,6 +16,8 @@ rule plot_fit:
             subcategory="Diagnostics",
             labels={"strategy": "{strategy}", "output": "trace and rank plots"},
         ),
+        ppc_pdf="results/{dataset}/figures/ppc_{strategy}.pdf",
+        trace_pdf="results/{dataset}/figures/trace_{strategy}.pdf",
     log:
         "logs/{dataset}/plot_fit/{strategy}.log",
     benchmark:
@@ -57,6 +59,9 @@ rule plot_comparison:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "leave-one-group-out comparison"},
         ),
+        forest_pdf="results/{dataset}/figures/forest.pdf",
+        loo_pdf="results/{dataset}/figures/loo_compare.pdf",
+        logo_pdf="results/{dataset}/figures/logo_compare.pdf",
     log:
         "logs/{dataset}/plot_comparison.log",
     benchmark:
@@ -79,6 +84,7 @@ rule plot_shrinkage:
             subcategory="Figures",
             labels={"strategy": "no vs partial", "output": "shrinkage"},
         ),
+        "results/{dataset}/figures/shrinkage.pdf",
     log:
         "logs/{dataset}/plot_shrinkage.log",
     benchmark:
@@ -100,6 +106,7 @@ rule plot_group_level:
             subcategory="Figures",
             labels={"strategy": "partial pooling", "output": "group-level parameters"},
         ),
+        "results/{dataset}/figures/group_level.pdf",
     log:
         "logs/{dataset}/plot_group_level.log",
     benchmark:

@@ -50,3 +50,25 @@ rule build_radon_states:
         "../../environment.yml"
     script:
         "../scripts/build_radon_states.py"
+
+
+# A held-out split of the Minnesota table (config/examples/radon_heldout.yaml): new homes
+# in known counties and whole new counties, as Gelman (2006) cross-validates.
+rule split_radon:
+    input:
+        "resources/radon/radon_mn.csv",
+    output:
+        training="resources/radon/radon_mn_training.csv",
+        test="resources/radon/radon_mn_test.csv",
+    log:
+        "logs/radon/split_radon.log",
+    benchmark:
+        "benchmarks/radon/split_radon.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        seed=2006,
+        share=0.2,
+        counties=8,
+    script:
+        "../scripts/split_radon.py"

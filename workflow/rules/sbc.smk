@@ -48,6 +48,8 @@ rule sbc_summary:
             subcategory="{strategy}",
             labels={"strategy": "{strategy}", "output": "ECDF difference"},
         ),
+        histogram_pdf="results/sbc/{strategy}/ranks.pdf",
+        ecdf_pdf="results/sbc/{strategy}/ecdf.pdf",
     log:
         "logs/sbc/{strategy}/summary.log",
     benchmark:

@@ -38,16 +38,20 @@ def _not_utf8(path, raw, error):
         f"the file as CSV UTF-8 (e.g. from a Latin-1 or Windows-1252 export)")
 
 
-def _text(path):
+class EmptyFile(DataError):
+    """A file with no data rows (zero bytes, blank lines, or a header alone)."""
+
+
+def _text(path, key="path"):
     """The file decoded: UTF-8 (with or without a byte-order mark), UTF-16 with a
-    byte-order mark, either one gzip-compressed."""
+    byte-order mark, either one gzip-compressed. `key`: the config key naming it."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found; check the dataset's `path` in the config") from None
+        raise DataError(f"{path}: file not found; check the dataset's `{key}` in the config") from None
     except OSError as error:
-        raise DataError(f"{path}: cannot read the file ({error.strerror}); check the dataset's `path`") from None
+        raise DataError(f"{path}: cannot read the file ({error.strerror}); check the dataset's `{key}`") from None
     if raw.startswith(b"\x1f\x8b"):
         try:
             raw = gzip.decompress(raw)
@@ -136,15 +140,16 @@ def _filled(records):
     return np.fromiter(map(bool, map(str.strip, map("".join, records))), bool, count=len(records))
 
 
-def read(path):
-    """Read `path` or raise a one-line DataError naming the file and line."""
-    text = _text(path)
+def read(path, key="path"):
+    """Read `path` (the dataset's config key `key`) or raise a one-line DataError naming
+    the file and line (EmptyFile where it has no data rows)."""
+    text = _text(path, key)
     _check_separator(path, text)
     records, ends = _records(path, text)
     starts = np.concatenate(([1], ends[:-1] + 1)).astype(np.int64)
     filled = np.flatnonzero(_filled(records))
     if not len(filled):
-        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+        raise EmptyFile(f"{path}: the file is empty; it needs a header row and data rows")
     header, header_line, width = records[filled[0]], int(starts[filled[0]]), len(records[filled[0]])
     seen = set()
     for name in header:
@@ -153,7 +158,7 @@ def read(path):
         seen.add(name)
     kept = filled[1:]
     if not len(kept):
-        raise DataError(f"{path}: the file has a header but no data rows")
+        raise EmptyFile(f"{path}: the file has a header but no data rows")
     rows = [records[i] for i in kept]
     widths = np.fromiter(map(len, rows), int, count=len(rows))
     too_long = []  # (line, fields) of rows with values beyond the header's last column

@@ -110,11 +110,18 @@ def _power(value):
     return 10.0 ** np.clip(np.floor(np.log10(value)), -307, 307)
 
 
-def _constant_within_groups(path, name, values, groups):
-    spread = pd.Series(values).groupby(groups.to_numpy(), sort=False).agg(["min", "max"])
+def varying_group(values, groups):
+    """(label, min, max) of the first group (in order of appearance) within which
+    `values` vary; None where every group has one value."""
+    spread = pd.Series(values).groupby(np.asarray(groups), sort=False).agg(["min", "max"])
     varies = spread[spread["min"] != spread["max"]]
-    if len(varies):
-        label, (low, high) = varies.index[0], varies.iloc[0]
+    return (varies.index[0], *varies.iloc[0]) if len(varies) else None
+
+
+def _constant_within_groups(path, name, values, groups):
+    found = varying_group(values, groups)
+    if found:
+        label, low, high = found
         raise DataError(
             f"{path}: group predictor {name!r} (config `group_predictors`) varies within "
             f"group {label!r} (from {low:g} to {high:g}); a group-level predictor needs one "

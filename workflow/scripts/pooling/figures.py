@@ -1,5 +1,7 @@
 """Figures a reader of the analysis looks at, all drawn by ArviZ where it has a plot."""
 
+from pathlib import Path
+
 import arviz as az
 import matplotlib
 
@@ -26,8 +28,11 @@ def strategy_label(strategy):
 
 
 def _save(fig, out):
-    """Write and close `fig`; returned so that callers (and tests) can read its text."""
+    """Write `fig` to `out` (a PNG, for the report) and beside it as a vector PDF (for a
+    paper: the figure rules declare both), close it, and return it so that callers
+    (and tests) can read its text."""
     fig.savefig(out, dpi=120, bbox_inches="tight")
+    fig.savefig(Path(out).with_suffix(".pdf"), bbox_inches="tight")
     plt.close(fig)
     return fig
 
@@ -538,6 +543,39 @@ def logo_comparison(summary, groups, out):
     right.legend(frameon=False, fontsize=8)
     fig.suptitle("Leave-one-group-out: predicting a group the fit has not seen", y=1.02)
     _save(fig, out)
+
+
+def test_scores(summary, pointwise, out):
+    """Held-out rows (pooling.heldout): per strategy, the mean log predictive density
+    per row (± its standard error) and the RMSE, for rows of groups the fit saw and of
+    groups new to it, side by side, since a strategy may score the two very differently
+    and no pooling cannot score new groups at all."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 1.5 + 0.5 * max(len(summary), 2)))
+    rows = np.arange(len(summary))
+    subsets = [(False, "groups the fit saw", "o"), (True, "new groups", "s")]
+    for k, (new, label, marker) in enumerate(subsets):
+        part = pointwise[pointwise["new_group"] == new]
+        if not len(part):
+            continue
+        lpd = [part[f"lpd_{s}"].dropna() for s in summary.index]
+        mean = [v.mean() if len(v) else np.nan for v in lpd]
+        se = [v.std(ddof=0) / np.sqrt(len(v)) if len(v) else np.nan for v in lpd]
+        shift = rows + 0.2 * k
+        left.errorbar(mean, shift, xerr=se, fmt=marker, color=f"C{k}", label=f"{label} ({len(part)} rows)")
+        right.plot(summary[f"rmse_{'new' if new else 'seen'}_groups"], shift, marker, color=f"C{k}", label=label)
+        for row, value in zip(shift, mean):
+            if np.isnan(value):
+                left.annotate("not scored: no population", (0.02, row), xycoords=("axes fraction", "data"),
+                              fontsize=7, color=f"C{k}", va="center")
+    for ax in (left, right):
+        ax.set_yticks(rows, [strategy_label(s) for s in summary.index])
+        ax.set_ylim(len(summary) - 0.4, -0.6)
+    left.set_xlabel("mean log predictive density per row\n(± se; higher is better)")
+    left.legend(frameon=False, fontsize=8)
+    right.set_xlabel(f"RMSE of the posterior predictive mean\n({summary['scale'].iloc[0]}; lower is better)")
+    fig.suptitle("Held-out rows: how each strategy predicts data it was not fitted to", y=1.02)
+    fig.tight_layout()
+    return _save(fig, out)
 
 
 def _sbc_panels(ranks, title, ylabel, out, draw):

@@ -158,32 +158,57 @@ def shorthand(response, group=None, predictors=(), group_predictors=()):
     return f"{response} ~ {terms}"
 
 
-def slope_design(formula, frame):
-    """{varying slope term: {design column: values per row}} of `frame`, from formulae
-    (a categorical slope has a column per level but the first)."""
+def slope_matrix(formula, frame):
+    """formulae's design matrix of the varying slopes' terms over `frame`; None
+    without varying slopes. Its `evaluate_new_data` codes held-out rows alike."""
     import formulae
 
     slopes = tuple(dict.fromkeys(term for group in formula.groups for term in group.slopes))
     if not slopes:
+        return None
+    return formulae.design_matrices(" + ".join(("1", *slopes)), frame, na_action="error",
+                                    extra_namespace=NAMESPACE).common
+
+
+def slope_columns(common):
+    """{varying slope term: {design column: values per row}} of a slope_matrix (a
+    categorical slope has a column per level but the first); {} for None."""
+    if common is None:
         return {}
-    common = formulae.design_matrices(" + ".join(("1", *slopes)), frame, na_action="error",
-                                      extra_namespace=NAMESPACE).common
     values = np.asarray(common.design_matrix, dtype=float)
     return {term: {label: values[:, span][:, k] for k, label in enumerate(common.terms[term].labels)}
             for term, span in common.slices.items() if term != "Intercept"}
 
 
-def design(formula, frame):
-    """The common design of `frame` (columns already typed): the named columns of the
-    formula's common terms (Intercept dropped) and the offset, both from formulae."""
+def slope_design(formula, frame):
+    """{varying slope term: {design column: values per row}} of `frame`, from formulae."""
+    return slope_columns(slope_matrix(formula, frame))
+
+
+def common_matrix(formula, frame):
+    """formulae's design matrix of the common terms and offset over `frame` (columns
+    already typed); None for an intercept alone. Its `evaluate_new_data` codes held-out
+    rows with these rows' categorical levels."""
     import formulae
 
     if formula.rhs == "1":
-        return pd.DataFrame(index=frame.index), None
+        return None
     with np.errstate(all="ignore"):  # a non-positive exposure is reported below, with its line
-        matrices = formulae.design_matrices(formula.rhs, frame, na_action="error",
-                                            extra_namespace=NAMESPACE)
-    common = matrices.common
+        return formulae.design_matrices(formula.rhs, frame, na_action="error",
+                                        extra_namespace=NAMESPACE).common
+
+
+def design(formula, frame):
+    """The common design of `frame` (columns already typed): the named columns of the
+    formula's common terms (Intercept dropped) and the offset, both from formulae."""
+    return design_columns(formula, common_matrix(formula, frame), frame.index)
+
+
+def design_columns(formula, common, index):
+    """(named columns, offset) of a common_matrix (or of its evaluate_new_data) over
+    rows `index`."""
+    if common is None:
+        return pd.DataFrame(index=index), None
     values = np.asarray(common.design_matrix, dtype=float)
     columns, offset = {}, None
     for term_name, span in common.slices.items():
@@ -195,7 +220,7 @@ def design(formula, frame):
             continue
         for k, label in enumerate(term.labels):
             columns[label] = values[:, span][:, k]
-    return pd.DataFrame(columns, index=frame.index), offset
+    return pd.DataFrame(columns, index=index), offset
 
 
 EXPOSURE = re.compile(r"^offset\(\s*log\(\s*([^()]+?)\s*\)\s*\)$")
@@ -232,6 +257,19 @@ def _typed(table, name, categorical):
             f"empty value(s), first on line {table.line(row, name)}; drop those rows or give a level"
         )
     return text.to_numpy()
+
+
+def predictor_columns(formula):
+    """The columns the common terms and varying slopes use: every column the formula
+    names but the response, the trials and the grouping columns."""
+    return [v for v in formula.variables
+            if v not in (formula.response, formula.trials, *formula.grouping_columns)]
+
+
+def typed_frame(table, formula):
+    """The predictor columns of `table`, each typed as _typed reads it, for formulae."""
+    return pd.DataFrame({name: _typed(table, name, formula.categorical) for name in predictor_columns(formula)},
+                        index=range(len(table)))
 
 
 def _check_offset(table, formula, offset):
@@ -289,10 +327,7 @@ def prepare_formula(table, text, family, se=None):
         prepared["y"], prepared["trials"] = y, trials
     else:
         prepared["y"] = response_values(table, family, formula.response, "formula")
-    used = [v for v in formula.variables
-            if v not in (formula.response, formula.trials, *formula.grouping_columns)]
-    frame = pd.DataFrame({name: _typed(table, name, formula.categorical) for name in used},
-                         index=prepared.index)
+    frame = typed_frame(table, formula)
     slopes = slope_design(formula, frame)
     structure.check(table, formula, slopes)
     if structured(formula):

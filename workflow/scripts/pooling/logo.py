@@ -253,6 +253,20 @@ def _center(p, U, n_cells):
     return np.zeros((len(p["mu"]), n_cells)) if U is None else p["gamma"] @ np.asarray(U, dtype=float).T
 
 
+def linear_predictor(cells, cell, common, beta=None, X=None, Z=None, offset=None):
+    """(draws, rows) each row's linear predictor: the intercept of its cell (`cell`,
+    into `cells` (draws, cells, 1 + slopes)), X·beta, Z times its cell's varying slopes
+    less their population means (`common` (draws, 1 + slopes)), and the offset."""
+    eta = cells[:, cell, 0]
+    if X is not None:
+        eta = eta + beta @ X.T
+    if Z is not None:
+        eta = eta + np.einsum("drs,rs->dr", cells[:, cell, 1:] - common[:, None, 1:], Z)
+    if offset is not None:
+        eta = eta + offset
+    return eta
+
+
 def _new_factors(factors, k):
     """The factors whose effects leaving out a level of factor k integrates: k and
     every factor nested in it."""
@@ -276,14 +290,8 @@ def _integrated(strategy, family, p, arrays, factors, k, cells, common, slopes):
     step = max(1, CHUNK // len(rows.y))  # draws per block: (draws, rows) arrays of bounded size
     blocks = []
     for draws, _ in _draw_blocks(n, step):
-        eta = cells[draws][:, group, 0]
-        if X is not None:
-            eta = eta + p["beta"][draws] @ X.T
-        if Z is not None:
-            eta = eta + np.einsum("drs,rs->dr", cells[draws][:, group, 1:] - common[draws, None, 1:], Z)
-        if arrays.get("offset") is not None:
-            eta = eta + arrays["offset"]
-        eta = eta[:, order]
+        eta = linear_predictor(cells[draws], group, common[draws], None if X is None else p["beta"][draws],
+                               X, Z, arrays.get("offset"))[:, order]
         part = {name: None if v is None else v[draws] for name, v in p.items()}
         aux = {name: part[name][:, None] for name in family.auxiliary if part.get(name) is not None}
         aux = aux if rows.se is None else {**aux, "sigma": rows.se}
@@ -326,14 +334,8 @@ def heldout_elpd(strategy, posterior, data, heldout, family="gaussian", k=0, see
         training = np.setdiff1d(np.arange(data.n_groups), heldout)
         trained = subset_factors(every, training)
         seen = _center(p, None if U is None else U[training], len(training))
-        rng = np.random.default_rng(seed)
-        for a in known_factors:
-            known = _deviations(p, trained, a, common, seen, slopes)
-            index = {label: level for level, label in enumerate(trained[a].labels)}
-            for level, label in enumerate(factors[a].labels):
-                cells[:, factors[a].level == level] += (
-                    known[:, [index[label]]] if label in index
-                    else _population_draw(p, factors[a], slopes, rng)[:, None])
+        add_level_effects(cells, p, factors, trained, known_factors, common, seen, slopes,
+                          np.random.default_rng(seed))
     cell = np.full(data.n_groups, -1)
     cell[heldout] = np.arange(len(heldout))
     rows = np.flatnonzero(cell[data.group] >= 0)
@@ -345,6 +347,24 @@ def heldout_elpd(strategy, posterior, data, heldout, family="gaussian", k=0, see
                   Z=subset(data.Z), trials=subset(data.trials), offset=subset(data.offset))
     ll = _integrated(strategy, families.named(family), p, arrays, factors, k, cells, common, slopes)
     return logsumexp(ll, axis=0) - math.log(ll.shape[0])
+
+
+def add_level_effects(cells, p, factors, trained, which, common, seen, slopes, rng):
+    """Add to `cells` (draws, cells, 1 + slopes), coefficients of cells whose levels
+    `factors` label, the effects of each factor in `which`: a level the fit saw (a label
+    of `trained`, the same factors over the fit's own cells, `seen` their group-level
+    predictors' part) keeps the fit's effects; a level new to it gets one draw from the
+    population per posterior draw, from `rng` (brms's sample_new_levels = "gaussian").
+    A K-fold refit's held-out cells (heldout_elpd) and a test file's rows
+    (pooling.heldout) are both cells some of whose levels the fit never saw."""
+    for a in which:
+        known = _deviations(p, trained, a, common, seen, slopes)
+        index = {label: level for level, label in enumerate(trained[a].labels)}
+        for level, label in enumerate(factors[a].labels):
+            cells[:, factors[a].level == level] += (
+                known[:, [index[label]]] if label in index
+                else _population_draw(p, factors[a], slopes, rng)[:, None])
+    return cells
 
 
 def _population_draw(p, factor, slopes, rng):

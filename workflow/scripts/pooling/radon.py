@@ -60,3 +60,31 @@ def build_states(srrs2_path, cty_path):
     log.info("%d homes in %d counties of %d states", len(table),
              table.groupby(["state", "county"]).ngroups, table["state"].nunique())
     return table[["state", "county", "fips", "floor", "activity", "log_radon", "Uppm"]]
+
+
+def split(table, seed, share, counties):
+    """(training, test) rows of the Minnesota table, as Gelman (2006) cross-validates its
+    pooling: `counties` whole counties drawn at random are new groups to every fit, and of
+    every other county with two homes or more a `share` of its homes (at least one, never
+    all) are new homes in a county the fits know. Deterministic for `seed`; rows keep the
+    table's order."""
+    rng = np.random.default_rng(seed)
+    names = pd.unique(table["county"])
+    held = set(rng.choice(names, counties, replace=False))
+    test = table["county"].isin(held).to_numpy().copy()
+    for name in names:
+        rows = np.flatnonzero((table["county"] == name).to_numpy())
+        if name in held or len(rows) < 2:
+            continue
+        test[rng.choice(rows, min(len(rows) - 1, max(1, round(share * len(rows)))), replace=False)] = True
+    log.info("test: %d homes (%d in %d whole counties); training: %d homes in %d counties", int(test.sum()),
+             int(table["county"].isin(held).sum()), counties, int((~test).sum()), table.loc[~test, "county"].nunique())
+    return table[~test], table[test]
+
+
+def split_csv(path, training_out, test_out, seed, share, counties):
+    """The split_radon job: split the table at `path` and write both parts as it is
+    written (its index, the primer's unnamed first column, kept)."""
+    training, test = split(pd.read_csv(path, index_col=0), seed, share, counties)
+    training.to_csv(training_out)
+    test.to_csv(test_out)
