@@ -276,3 +276,21 @@ def test_paper_target_writes_a_checkable_bundle_for_every_dataset(shipped_run):
         assert cited == set(re.findall(r"^@\w+\{([^,]+),", (bundle / "references.bib").read_text(), flags=re.M))
     sleepstudy = (shipped_run / "results/sleepstudy/paper/references.bib").read_text()
     assert "lewandowski2009lkj" in sleepstudy  # its correlation matrix has an LKJ prior
+
+
+def test_methods_say_how_held_out_rows_and_new_levels_were_scored():
+    from pooling.methods import heldout_paragraph
+
+    scores = pd.DataFrame({"strategy": ["no_pooling", "complete_pooling", "partial_pooling"],
+                           "rows_scored": [168, 310, 310], "rows_new_groups": [142, 142, 142],
+                           "rows_left_out": [142, 0, 0], "elpd": [-204.87, -336.31, -335.20],
+                           "se": [11.97, 13.65, 13.70]})
+    assert "".join(heldout_paragraph(scores, True)) == (
+        "A held-out test set of 310 rows was scored from each fit's posterior draws by its log predictive "
+        "density (elpd: partial pooling -340 ± 14, complete pooling -340 ± 14 and no pooling -200 ± 12 over its "
+        "168 rows); the "
+        "effects of levels the fit never saw (142 rows) were drawn from the population with each posterior "
+        "draw, and no pooling, having no population, left them out. Partial pooling's predictions for one new "
+        "level of each grouping factor draw its effects from the fitted population distribution, a fresh draw "
+        "per posterior draw (brms's sample_new_levels = \"gaussian\").")
+    assert heldout_paragraph(None, False) == []

@@ -294,6 +294,35 @@ def logo_paragraph(logo, levels):
     return segments
 
 
+def heldout_paragraph(scores, predicts_new_levels):
+    """Held-out rows (test_scores.csv, one row per strategy), and the new-level
+    predictions partial-pooling fits store; [] where neither exists."""
+    segments = []
+    if scores is not None:
+        table = scores.set_index("strategy")
+        rows = int(table["rows_scored"].max())
+        table = table.assign(partial=table["rows_scored"] < rows).sort_values(["partial", "elpd"],
+                                                                               ascending=[True, False])
+        ranked = _and(f"{_label(s)} {round_to_error(r.elpd, r.se)} ± {error_text(r.se)}"
+                      + (f" over its {_plural(int(r.rows_scored), 'row')}" if r.partial else "")
+                      for s, r in table.iterrows())
+        segments.append(f"A held-out test set of {_plural(rows, 'row')} was scored from each fit's posterior "
+                        f"draws by its log predictive density (elpd: {ranked})")
+        new = int(table["rows_new_groups"].max())
+        if new:
+            segments.append(f"; the effects of levels the fit never saw ({_plural(new, 'row')}) were drawn "
+                            "from the population with each posterior draw")
+            left_out = table["rows_left_out"].fillna(0).astype(int)
+            segments += [f", and {_label(s)}, having no population, left them out"
+                         for s in left_out[left_out > 0].index]
+        segments.append(".")
+    if predicts_new_levels:
+        segments.append((" " if segments else "") + "Partial pooling's predictions for one new level of each "
+                        "grouping factor draw its effects from the fitted population distribution, a fresh "
+                        "draw per posterior draw (brms's sample_new_levels = \"gaussian\").")
+    return segments
+
+
 def sbc_paragraph(sbc):
     """Simulation-based calibration, where it was run: `sbc` is {"config": the config's
     sbc section, "summaries": {strategy: its summary.csv as a DataFrame}}."""
@@ -324,11 +353,13 @@ def software_paragraph(records, snakemake_version):
             "error (elpd)."]
 
 
-def paragraphs(dataset, records, diagnostics, loo, logo, levels, snakemake_version, sbc=None):
+def paragraphs(dataset, records, diagnostics, loo, logo, levels, snakemake_version, sbc=None,
+               test_scores=None, predicts_new_levels=False):
     """The methods section as paragraphs of segments."""
     rows = next(iter(records.values())).rows
     parts = [data_paragraph(dataset, records), prior_paragraph(records), sampler_paragraph(records),
-             diagnostics_paragraph(diagnostics), loo_paragraph(loo, rows), logo_paragraph(logo, levels)]
+             diagnostics_paragraph(diagnostics), loo_paragraph(loo, rows), logo_paragraph(logo, levels),
+             heldout_paragraph(test_scores, predicts_new_levels)]
     if sbc:
         parts.append(sbc_paragraph(sbc))
     parts.append(software_paragraph(records, snakemake_version))

@@ -347,8 +347,9 @@ def write_bundle(dataset, fit_paths, diagnostic_paths, loo_csv, logo_csv, source
 
     tables = [parameter_table(fits, diagnostics), group_table(fits), loo_table(loo), logo_table(logo, levels),
               gates_table(diagnostics)]
-    if test_scores_csv:
-        tables.append(test_scores_table(pd.read_csv(test_scores_csv)))
+    scores = pd.read_csv(test_scores_csv) if test_scores_csv else None
+    if scores is not None:
+        tables.append(test_scores_table(scores))
     write_tables(tables, out["tables"])
 
     sbc_inputs = None
@@ -356,7 +357,8 @@ def write_bundle(dataset, fit_paths, diagnostic_paths, loo_csv, logo_csv, source
         sbc_inputs = {"config": sbc["config"],
                       "summaries": {Path(p).parent.name: pd.read_csv(p) for p in sbc["summaries"]}}
     records = {s: methods.FitRecord.of(idata) for s, idata in fits.items()}
-    parts = methods.paragraphs(dataset, records, diagnostics, loo, logo, levels, snakemake_version, sbc_inputs)
+    parts = methods.paragraphs(dataset, records, diagnostics, loo, logo, levels, snakemake_version, sbc_inputs,
+                               scores, any("predictions" in idata.groups() for idata in fits.values()))
     title = f"Methods: {dataset}"
     Path(out["methods_md"]).write_text(methods.to_markdown(parts, title))
     Path(out["methods_tex"]).write_text(methods.to_latex(parts, title))
