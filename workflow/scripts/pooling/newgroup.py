@@ -21,7 +21,8 @@ standard errors at their median. Stored as the fit's `predictions` group, so
 import numpy as np
 
 from .hierarchy import SINGLE
-from .logo import _common, _new_factors, _population_draw
+from .logo import _common, _new_factors, _population_draw, linear_predictor
+from .logo import _flat as flat
 
 SEED_STREAM = 15  # new-level draws get their own stream of the fit's seed
 
@@ -74,7 +75,7 @@ def new_level_coefficients(posterior, data, seed):
 
 
 def _flat(posterior):
-    return {name: np.asarray(values, dtype=float) for name, values in posterior.items()}
+    return {name: flat(posterior, name) for name in posterior}
 
 
 def new_level_predictions(posterior, data, family, seed, key):
@@ -85,12 +86,14 @@ def new_level_predictions(posterior, data, family, seed, key):
 
     p, row = _flat(posterior), typical_row(data)
     coefficients = new_level_coefficients(p, data, seed)
-    eta = coefficients[..., 0]
-    if row["X"] is not None:
-        eta = eta + (p["beta"] @ row["X"])[:, None]
-    if row["Z"] is not None:  # the slopes' deviations from their means (those are in beta)
-        means = _common(p, tuple(data.slope_names), tuple(data.predictor_names))[:, None, 1:]
-        eta = eta + (coefficients[..., 1:] - means) @ row["Z"]
+    levels = coefficients.shape[1]  # one typical row per new level
+
+    def repeated(values):
+        return None if values is None else np.tile(values, (levels, 1))
+
+    eta = linear_predictor(coefficients, np.arange(levels),
+                           _common(p, tuple(data.slope_names), tuple(data.predictor_names)),
+                           p.get("beta"), repeated(row["X"]), repeated(row["Z"]))
     aux = {name: p[name][:, None] for name in family.auxiliary if name in p}
     if row["se"] is not None:
         aux["sigma"] = row["se"]
