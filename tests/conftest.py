@@ -21,8 +21,12 @@ configure_jax(chains=4, threads=2, cache_dir=tempfile.mkdtemp(prefix="jax-cache-
 def pytest_collection_modifyitems(items):
     """The suite runs on two pytest-xdist workers (pytest.ini), each test module on one
     of them so its module-scoped fits are made once, and every test that reads the one
-    shared workflow run (shipped_run) on the same worker, so that run is made once."""
+    shared workflow run (shipped_run) on the same worker, so that run is made once. A
+    module that names its own group (test_slurm, whose module-scoped run is compared with
+    the shared one) keeps it, so its module-scoped fixtures are not made on both workers."""
     for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
         group = "shipped_run" if "shipped_run" in item.fixturenames else item.module.__name__
         item.add_marker(pytest.mark.xdist_group(group))
 

@@ -1,4 +1,4 @@
-"""Every figure the workflow draws for a dataset (plot_fit, plot_shrinkage,
+"""Every figure the workflow draws for a dataset (diagnose, plot_shrinkage,
 plot_comparison) on a constant response (issue #12), whose fits have almost no
 posterior spread, and the unchanged figures of ordinary data; then, on small fits built
 by hand for each likelihood family, what the figures draw: the discrete predictive
@@ -41,7 +41,7 @@ def fit(directory, y, strategies):
 
 
 def draw_fit_figures(fits, directory, dataset):
-    """plot_fit.py for each strategy: {(kind, strategy): (png, returned figure)}."""
+    """The diagnose job's figures for each strategy: {(kind, strategy): (png, returned figure)}."""
     drawn = {}
     for strategy, idata in fits.items():
         title = f"{dataset}, {figures.strategy_label(strategy)}"

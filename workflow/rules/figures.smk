@@ -1,33 +1,3 @@
-rule plot_fit:
-    input:
-        "results/{dataset}/fits/{strategy}.nc",
-    output:
-        ppc=report(
-            "results/{dataset}/figures/ppc_{strategy}.png",
-            caption="../report/ppc.rst",
-            category="{dataset}",
-            subcategory="Figures",
-            labels={"strategy": "{strategy}", "output": "posterior predictive check"},
-        ),
-        trace=report(
-            "results/{dataset}/figures/trace_{strategy}.png",
-            caption="../report/trace.rst",
-            category="{dataset}",
-            subcategory="Diagnostics",
-            labels={"strategy": "{strategy}", "output": "trace and rank plots"},
-        ),
-        ppc_pdf="results/{dataset}/figures/ppc_{strategy}.pdf",
-        trace_pdf="results/{dataset}/figures/trace_{strategy}.pdf",
-    log:
-        "logs/{dataset}/plot_fit/{strategy}.log",
-    benchmark:
-        "benchmarks/{dataset}/plot_fit/{strategy}.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/plot_fit.py"
-
-
 rule plot_comparison:
     input:
         fits=get_fits,

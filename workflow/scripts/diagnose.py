@@ -1,6 +1,12 @@
 from pooling.logs import logged
 
 with logged(snakemake.log[0]):
-    from pooling.diagnostics import diagnose_to_csv
+    from pooling.diagnostics import check_fit
 
-    diagnose_to_csv(snakemake.input[0], snakemake.output[0])
+    check_fit(
+        snakemake.input[0],
+        snakemake.output.table,
+        ppc=snakemake.output.ppc,
+        trace=snakemake.output.trace,
+        dataset=snakemake.wildcards.dataset,
+    )

@@ -83,8 +83,20 @@ def failed_gates(table):
     return failures
 
 
-def diagnose_to_csv(fit_nc, out):
+def check_fit(fit_nc, out, ppc, trace, dataset):
+    """The gates table of one fit and the two figures that show what it judges (rank
+    trace, posterior predictive check), in one process: the job that did each spent
+    more time importing ArviZ and matplotlib than working."""
+    from . import figures
+
     idata = open_fit(fit_nc)
+    diagnose_to_csv(idata, out)
+    title = f"{dataset}, {figures.strategy_label(idata.attrs['strategy'])}"
+    figures.posterior_predictive(idata, ppc, title)
+    figures.rank_trace(idata, trace, title)
+
+
+def diagnose_to_csv(idata, out):
     table = diagnose(idata)
     table.to_csv(out)
     failures = failed_gates(table)

@@ -136,6 +136,32 @@ def new_level_predictions(mcmc, data, settings):
     return idata
 
 
+# numpyro's extra fields under the names az.from_numpyro gives them
+SAMPLE_STATS = {"num_steps": "n_steps", "accept_prob": "acceptance_rate", "adapt_state.step_size": "step_size"}
+
+
+def sample_stats(mcmc):
+    """The sampler statistics exactly as az.from_numpyro names and derives them. Built
+    here because from_numpyro also re-runs the model op by op to find its observed
+    sites (which to_inference_data replaces with the rows anyway): a cold process
+    compiles every operation of that run, ~3 s of a small fit job."""
+    stats = {SAMPLE_STATS.get(name, name): np.asarray(value)
+             for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    stats["tree_depth"] = np.log2(stats["n_steps"]).astype(int) + 1
+    return stats
+
+
+def _predict(model, sites=("y",), num_samples=None):
+    """numpyro's Predictive as one compiled program of (rng key, posterior draws or
+    None for `num_samples` prior draws, model data, observed y). Predictive alone runs
+    the model op by op under vmap, and a cold process compiles each operation on its own
+    (~1 s per call at eight-schools size); the draws are the same computation."""
+    def predict(key, draws, inputs, y=None):
+        return Predictive(model, draws, num_samples=num_samples, return_sites=list(sites))(key, inputs, y=y)
+
+    return jax.jit(predict)
+
+
 def to_inference_data(mcmc, model, rows, data, settings, storage=None):
     """The draws of run_nuts with prior and predictive draws, as InferenceData.
 
@@ -155,12 +181,12 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
         return np.asarray(values, dtype=np.float32)
 
     family = families.named(settings.get("family", "gaussian"))
-    predictive = as32(Predictive(model, thinned, return_sites=["y"])(key_ppc, rows)["y"])
+    predictive = as32(_predict(model)(key_ppc, thinned, rows)["y"])
     inputs, stats = sampled_form(data, rows, family)
-    prior = Predictive(model, num_samples=draws, return_sites=list(by_chain))(
-        key_prior, inputs, y=None if stats is data.y else stats)
-    prior_predictive = as32(Predictive(model, {k: v[:len(kept) * chains] for k, v in prior.items()},
-                                       return_sites=["y"])(key_prior, rows)["y"])
+    prior = _predict(model, list(by_chain), num_samples=draws)(
+        key_prior, None, inputs, None if stats is data.y else stats)
+    prior_predictive = as32(_predict(model)(key_prior, {k: v[:len(kept) * chains] for k, v in prior.items()},
+                                            rows)["y"])
 
     constant_data = {"group_index": rows.group, "group_size": data.group_sizes, "se": rows.se,
                      "X": rows.X, "U": rows.U, "trials": rows.trials, "offset": rows.offset, "Z": rows.Z,
@@ -174,9 +200,12 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
             **{name: ["group"] for name in hierarchy.level_data(data.factors)}}
     # the sampled model's one observed site is the rows' total: from_dict below
     # replaces it with the rows
-    idata = az.from_numpyro(
-        mcmc, log_likelihood=False, coords=coords, dims={k: v for k, v in dims.items() if k != "y"},
+    library = {"inference_library": "numpyro", "inference_library_version": version("numpyro")}
+    idata = az.from_dict(
+        posterior=jax.device_get(by_chain), sample_stats=sample_stats(mcmc),
         constant_data={k: v for k, v in constant_data.items() if v is not None},
+        coords=coords, dims={k: v for k, v in dims.items() if k != "y"},
+        posterior_attrs=library, sample_stats_attrs=library,
     )
     pointwise = {
         "observed_data": {"y": y},
@@ -185,7 +214,7 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
         "prior_predictive": {"y": prior_predictive[None]},
     }
     if whole:
-        log_lik = as32(log_likelihood(model, thinned, rows, y=y)["y"])
+        log_lik = as32(jax.jit(lambda s, r, obs: log_likelihood(model, s, r, y=obs)["y"])(thinned, rows, y))
         pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
     idata.extend(az.from_dict(**pointwise, coords=coords, dims=dims), join="right")
     idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)
