@@ -198,8 +198,7 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
     }
     dims = {**hierarchy.dims(data.factors, data.slope_names), **DIMS,
             **{name: ["group"] for name in hierarchy.level_data(data.factors)}}
-    # the sampled model's one observed site is the rows' total: from_dict below
-    # replaces it with the rows
+    # observed data are the rows (the sampled model may observe their sufficient statistics)
     library = {"inference_library": "numpyro", "inference_library_version": version("numpyro")}
     idata = az.from_dict(
         posterior=jax.device_get(by_chain), sample_stats=sample_stats(mcmc),
