@@ -10,6 +10,7 @@ from numpyro import handlers
 from scipy import special, stats
 from scipy.special import logsumexp
 
+from pooling import logo
 from pooling.data import for_strategy, load_prepared, prepare, subset_groups
 from pooling.errors import PriorError
 from pooling.fit import model_data, sample, structure
@@ -127,6 +128,37 @@ def _draws(rng, n, factors):
         draws[factor.name_of("theta")] = effects[..., 0]
         draws[factor.name_of("slope") if not factor.finest else "slope"] = effects[..., 1:]
     return draws
+
+
+@pytest.mark.parametrize("se", [False, True])
+@pytest.mark.parametrize("design", ["y ~ x + (1 | rater) + (1 + x | plant)", "y ~ x + (1 | batch/cask)"])
+def test_intercept_logo_from_cell_moments_is_what_the_quadrature_gives(tmp_path, monkeypatch, design, se):
+    """A gaussian level with one new intercept is scored in closed form from its cells'
+    weighted moments (O(cells) per draw): leaving out a rater whose rows span plants
+    with their own intercepts and slopes, or a cask inside its batch, with an offset and
+    sigma or known se. The integrand is exactly Gaussian, so adaptive quadrature forced
+    on it (no closed form registered) must agree to rounding."""
+    rng = np.random.default_rng(4)
+    rows = 60
+    table = pd.DataFrame({"y": rng.normal(size=rows), "x": rng.normal(size=rows),
+                          "rater": rng.choice(["r1", "r2", "r3", "r4"], rows),
+                          "plant": rng.choice(["p1", "p2", "p3"], rows),
+                          "batch": np.repeat(["A", "B", "C"], rows // 3),
+                          "cask": np.tile(np.repeat(["a", "b"], 10), 3)})
+    table.to_csv(tmp_path / "source.csv", index=False)
+    data = prepared(tmp_path, tmp_path / "source.csv", design)
+    draws = _draws(rng, 4, data.factors)
+    arrays = dict(y=data.y, group=data.group, X=data.X, Z=data.Z, U=None, trials=None,
+                  se=rng.uniform(0.5, 2, rows) if se else None, offset=rng.normal(size=rows))
+    k = next(a for a, factor in enumerate(data.factors) if factor.terms == ("1",) and factor.name != "batch")
+
+    def score():
+        return factor_log_lik("partial_pooling", draws, arrays, data.factors, k, slopes=tuple(data.slope_names),
+                              predictors=("x",))
+
+    closed = score()
+    monkeypatch.setattr(logo, "CLOSED_FORM", set())
+    np.testing.assert_allclose(score(), closed, rtol=1e-10)
 
 
 @pytest.mark.parametrize("k", [0, 1])
