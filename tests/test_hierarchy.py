@@ -502,3 +502,18 @@ def test_varying_slopes_sufficient_statistics_give_the_rows_log_density(known_se
         rows = stats.norm.logpdf(y, eta, se if known_se else sigma).sum()
         total = float(cell_log_lik(stats_, theta, deviation, beta, None if known_se else sigma))
         assert total == pytest.approx(rows, rel=1e-9)
+
+
+def test_a_crossed_factor_called_group_gets_its_own_dimension(tmp_path):
+    """`group` is the cells' dimension; a crossed factor whose column has that name takes
+    `group_level`, so its intercepts and the cells' each keep their own labels (the fit
+    job failed on conflicting sizes before)."""
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"y": rng.normal(size=40), "group": rng.choice(list("abcd"), 40),
+                          "rater": rng.choice(["r1", "r2", "r3"], 40)})
+    table.to_csv(tmp_path / "source.csv", index=False)
+    data = prepared(tmp_path, tmp_path / "source.csv", "y ~ 1 + (1 | group) + (1 | rater)")
+    idata, _ = sample(data, "partial_pooling", {**SETTINGS, "warmup": 50, "draws": 20})
+    assert idata.posterior["theta_group"].dims == ("chain", "draw", "group_level")
+    assert sorted(idata.posterior["group_level"].values.tolist()) == ["a", "b", "c", "d"]
+    assert idata.posterior["theta"].sizes["group"] == data.n_groups == len(data.group_labels)

@@ -22,6 +22,10 @@ SINGLE = "group"  # the one factor's name where the data have no `level:` column
 FACTOR_ROOTS = ("tau_slope", "theta_z", "theta", "slope", "tau", "corr")
 
 
+# dimensions every fit has (pooling.fit.DIMS and ArviZ's own)
+FIT_DIMS = frozenset({"group", "obs", "predictor", "group_predictor", "varying", "new_level", "chain", "draw"})
+
+
 @dataclass(frozen=True)
 class Factor:
     """One grouping factor of a formula, with its levels mapped onto the cells."""
@@ -39,8 +43,12 @@ class Factor:
 
     @property
     def dim(self):
-        """The dimension of its levels: `group` for the finest factor."""
-        return "group" if self.finest else self.name
+        """The dimension of its levels: `group` for the finest factor, else its name, with
+        `_level` after a name the fit already uses as a dimension (a crossed factor
+        whose column is called `group` would otherwise clash with the cells' `group`)."""
+        if self.finest:
+            return "group"
+        return f"{self.name}_level" if self.name in FIT_DIMS else self.name
 
     @property
     def n_levels(self):
