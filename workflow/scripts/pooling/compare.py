@@ -44,15 +44,13 @@ def _row_log_lik(rows):
         eta = eta + np.einsum("rsd,rs->rd", deviation, arrays["Z"][rows])
     if arrays["offset"] is not None:
         eta = eta + arrays["offset"][rows, None]
-    y = arrays["y"][rows, None]
-    if arrays["se"] is not None:
-        scale = arrays["se"][rows, None]
-        z = (y - eta) / scale
-        return -0.5 * z**2 - np.log(scale) - 0.5 * math.log(2 * math.pi)
     family = arrays["family"]
-    aux = {name: arrays[name][None, :] for name in family.auxiliary}
+    if arrays["se"] is not None:
+        aux = {"sigma": arrays["se"][rows, None]}
+    else:
+        aux = {name: arrays[name][None, :] for name in family.auxiliary}
     trials = None if arrays["trials"] is None else arrays["trials"][rows, None]
-    return family.log_density(y, eta, aux, trials)
+    return family.log_density(arrays["y"][rows, None], eta, aux, trials)
 
 
 def _score(rows):

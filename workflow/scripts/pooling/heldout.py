@@ -76,7 +76,7 @@ def _test_factors(fitted, test):
 
 def cell_coefficients(idata, strategy, p, test, seed):
     """(coefficients (draws, test cells, 1 + slopes), common (draws, 1 + slopes), which
-    test cells the fit can score, which it saw): see the module docstring."""
+    test cells the fit can score): see the module docstring."""
     posterior = idata.posterior
     slopes, predictors = _coords(idata, "varying"), _coords(idata, "predictor")
     draws = len(p["theta"])
@@ -101,7 +101,7 @@ def cell_coefficients(idata, strategy, p, test, seed):
     cells[:, old, 0] = p["theta"][:, j]
     if "slope" in p:
         cells[:, old, 1:] = p["slope"][:, j]
-    return cells, common, np.ones_like(seen) if rule.has_population else seen, seen
+    return cells, common, np.ones_like(seen) if rule.has_population else seen
 
 
 def row_scores(idata, strategy, test):
@@ -109,7 +109,7 @@ def row_scores(idata, strategy, test):
     of y_i on the scoring scale) of prepared test data `test` (pooling.data.Prepared)."""
     family = families.named(idata.attrs.get("family", "gaussian"))
     p = flat_posterior(idata)
-    cells, common, scorable, _ = cell_coefficients(idata, strategy, p, test, idata.attrs.get("seed", 0))
+    cells, common, scorable = cell_coefficients(idata, strategy, p, test, idata.attrs.get("seed", 0))
     rows = np.flatnonzero(scorable[test.group])
     X = _columns(test.X, test.predictor_names, _coords(idata, "predictor"))
     Z = _columns(test.Z, test.slope_names, _coords(idata, "varying"))
@@ -169,12 +169,13 @@ def _summary(strategy, lpd, mean, y, new_row, rows, binary, family):
     def part(values, where):
         return float(values[where].mean()) if where.any() else np.nan
 
+    every = np.ones(len(lpd), bool)
     line = {
         "strategy": strategy, "rows_scored": len(rows), "rows_new_groups": int(new_row.sum()),
         "rows_left_out": left_out, "elpd": float(lpd.sum()) if len(rows) else np.nan,
         "se": math.sqrt(len(lpd) * lpd.var()) if len(rows) else np.nan,
-        "mean_lpd": part(lpd, np.ones(len(lpd), bool)), "rmse": math.sqrt(part(error, np.ones(len(lpd), bool))),
-        "brier": part(error, np.ones(len(lpd), bool)) if binary else np.nan,
+        "mean_lpd": part(lpd, every), "rmse": math.sqrt(part(error, every)),
+        "brier": part(error, every) if binary else np.nan,
         "mean_lpd_seen_groups": part(lpd, ~new), "mean_lpd_new_groups": part(lpd, new),
         "rmse_seen_groups": math.sqrt(part(error, ~new)), "rmse_new_groups": math.sqrt(part(error, new)),
         "scale": SCALES[family.response], "note": "",

@@ -43,6 +43,7 @@ from . import families, strategies
 from .data import load_prepared, stored_arrays, subset_groups
 from .errors import DataError
 from .hierarchy import SINGLE, factors_of
+from .moments import cell_moments
 from .priors import resolve_priors
 
 log = logging.getLogger(__name__)
@@ -295,57 +296,44 @@ def _integrated(strategy, family, p, arrays, factors, k, cells, common, slopes):
     return np.concatenate(blocks)
 
 
-def _by_cell(values, cell, n_cells):
-    """Per-cell sums of (rows, ...) `values`: (cells, ...)."""
-    flat = values.reshape(len(values), -1)
-    sums = np.zeros((n_cells, flat.shape[1]))
-    for j in range(flat.shape[1]):
-        sums[:, j] = np.bincount(cell, weights=flat[:, j], minlength=n_cells)
-    return sums.reshape(n_cells, *values.shape[1:])
-
-
 def _normal_by_cells(p, arrays, factor, cells, common, tau):
     """Gaussian, one new intercept per level of `factor` (tau = 0: complete pooling,
     nothing to integrate): a level's rows are N(eta, D + tau^2 11'), in closed form from
-    weighted moments of each cell's rows, so a draw costs O(cells) rather than O(rows)
-    (the rows' density is a quadratic in their linear predictor, which is linear in
-    per-cell coefficients). Rows are centred on their cell's weighted means first, so
-    no large sums cancel. Weights are 1 / se^2 with known standard errors, else 1
-    (sigma^2 divides per draw). (draws, levels)."""
+    each cell's sufficient statistics (pooling.moments.cell_moments on the row terms
+    (1, Z, X), as the sampler's varying-slope likelihood reduces them), so a draw costs
+    O(cells) rather than O(rows). With c a cell's coefficients and d = c - c_hat, its rows'
+    weighted residuals sum to -(G d)_0 and their squares to rss + d' G d. Weights are
+    1 / se^2 with known standard errors, else 1 (sigma^2 divides per draw). (draws, levels)."""
     cell = np.asarray(arrays["group"])
     n_cells, draws = cells.shape[1], len(tau)
     y = np.asarray(arrays["y"], dtype=float) - (0.0 if arrays.get("offset") is None else arrays["offset"])
     se = arrays.get("se")
     w = np.ones_like(y) if se is None else np.asarray(se, dtype=float) ** -2.0
     X, Z = (None if arrays.get(name) is None else np.asarray(arrays[name], dtype=float) for name in ("X", "Z"))
-    u = np.hstack([m for m in (X, Z) if m is not None] or [np.zeros((len(y), 0))])
-    total_w = _by_cell(w, cell, n_cells)
-    y_mean = _by_cell(w * y, cell, n_cells) / total_w
-    u_mean = _by_cell(w[:, None] * u, cell, n_cells) / total_w[:, None]
-    y_c, u_c = y - y_mean[cell], u - u_mean[cell]
-    yy = _by_cell(w * y_c**2, cell, n_cells)
-    uy = _by_cell((w * y_c)[:, None] * u_c, cell, n_cells)
-    uu = _by_cell((w[:, None] * u_c)[:, :, None] * u_c[:, None, :], cell, n_cells)
+    V = np.column_stack([np.ones_like(y), *[m for m in (Z, X) if m is not None]])
+    gram, center, rss = cell_moments(y, cell, n_cells, V, w)
     order = np.argsort(factor.level, kind="stable")
     starts = np.searchsorted(factor.level[order], np.arange(factor.n_levels))
 
-    def per_level(values):  # (draws, cells) -> (draws, levels)
-        return np.add.reduceat(values[:, order], starts, axis=1)
+    def per_level(values):  # (..., cells) -> (..., levels)
+        return np.add.reduceat(values[..., order], starts, axis=-1)
 
-    size = per_level(np.bincount(cell, minlength=n_cells)[None].astype(float))[0]
-    log_variance = None if se is None else per_level(_by_cell(np.log(np.asarray(se, dtype=float) ** 2), cell,
-                                                              n_cells)[None])[0]
+    size = per_level(np.bincount(cell, minlength=n_cells).astype(float))
+    log_variance = None if se is None else per_level(np.bincount(cell, np.log(np.asarray(se, dtype=float) ** 2),
+                                                                 minlength=n_cells))
+    weights = per_level(gram[:, 0, 0])  # each level's sum of weights
     out = np.empty((draws, len(starts)))
-    for block, n in _draw_blocks(draws, max(1, CHUNK // (n_cells * (1 + u.shape[1]) ** 2))):
-        parts = [] if X is None else [np.broadcast_to(p["beta"][block, None, :], (n, n_cells, X.shape[1]))]
+    for block, n in _draw_blocks(draws, max(1, CHUNK // (n_cells * V.shape[1] ** 2))):
+        parts = [cells[block, :, :1]]
         if Z is not None:
             parts.append(cells[block, :, 1:] - common[block, None, 1:])
-        v = np.concatenate(parts, axis=-1) if parts else np.zeros((n, n_cells, 0))
-        m = cells[block, :, 0] - y_mean + np.einsum("dcq,cq->dc", v, u_mean)
-        weighted = per_level(-m * total_w)
-        squares = per_level(yy - 2 * np.einsum("dcq,cq->dc", v, uy) + np.einsum("dcq,cqr,dcr->dc", v, uu, v)
-                            + m**2 * total_w)
-        precision = per_level(np.broadcast_to(total_w, (n, n_cells)))
+        if X is not None:
+            parts.append(np.broadcast_to(p["beta"][block, None, :], (n, n_cells, X.shape[1])))
+        d = np.concatenate(parts, axis=-1) - center
+        Gd = np.einsum("cij,dcj->dci", gram, d)
+        weighted = per_level(-Gd[..., 0])
+        squares = per_level(rss + np.einsum("dci,dci->dc", d, Gd))
+        precision = np.broadcast_to(weights, weighted.shape)
         if se is None:
             variance = p["sigma"][block, None] ** 2
             weighted, squares, precision = weighted / variance, squares / variance, precision / variance

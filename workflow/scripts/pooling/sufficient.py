@@ -42,6 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import gammaln
 
+from .moments import cell_moments
+
 
 @dataclass(frozen=True)
 class GroupStats:
@@ -166,15 +168,9 @@ def cell_stats(y, group, n_groups, Z, se=None, X=None):
     y = np.asarray(y, dtype=float)
     w = np.ones_like(y) if se is None else 1 / np.asarray(se, dtype=float) ** 2
     V = np.column_stack([np.ones_like(y), Z, *([] if X is None else [X])])
-    k = V.shape[1]
-    gram = np.zeros((n_groups, k, k))
-    np.add.at(gram, group, (V * w[:, None])[:, :, None] * V[:, None, :])
-    moment = np.zeros((n_groups, k))
-    np.add.at(moment, group, V * (w * y)[:, None])
-    center = np.einsum("gij,gj->gi", np.linalg.pinv(gram, hermitian=True), moment)
-    residual = y - np.einsum("ik,ik->i", V, center[group])
+    gram, center, rss = cell_moments(y, group, n_groups, V, w)
     log_norm = -0.5 * len(y) * np.log(2 * np.pi) - (0.0 if se is None else float(np.sum(np.log(se))))
-    return CellStats(n=float(len(y)), gram=gram, center=center, rss=float(np.sum(w * residual**2)),
+    return CellStats(n=float(len(y)), gram=gram, center=center, rss=float(rss.sum()),
                      log_norm=log_norm, n_predictors=0 if X is None else X.shape[1], known_se=se is not None)
 
 
