@@ -16,7 +16,7 @@ from scipy.special import expit
 
 from pooling import bibliography, methods, paper
 from pooling.methods import FitRecord
-from pooling.tables import Column, Table, error_text, round_to_error
+from pooling.tables import Column, Table, error_text, fixed, round_to_error, whole
 
 from helpers import read_config, snakemake
 
@@ -233,6 +233,34 @@ def _markdown_rows(path):
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
 
+def _check_parameter_gate_and_logo_tables(results, fit):
+    """The bundle's population, gates and LOGO tables say what the fit, its
+    diagnostics CSV and logo_compare.csv say."""
+    bundle = results / "paper" / "tables"
+    rows = {(r[0], r[1]): r[2:] for r in _markdown_rows(bundle / "parameters.md")}
+    summary = paper.summarize(fit.posterior[["sigma"]] if "sigma" in fit.posterior else fit.posterior[["tau"]])
+    name, line = next(summary.iterrows())
+    assert rows[("partial pooling", name)] == [
+        round_to_error(line["mean"], line["mcse_mean"]), round_to_error(line["sd"], line["mcse_sd"]),
+        round_to_error(line["q5"], line["mcse_q5"]), round_to_error(line["q95"], line["mcse_q95"]),
+        fixed(line["r_hat"], 2), whole(line["ess_bulk"])]
+
+    gates = {r[0]: r for r in _markdown_rows(bundle / "diagnostics.md")}
+    for path in (results / "diagnostics").glob("*.csv"):
+        table = pd.read_csv(path)
+        row = gates[path.stem.replace("_", " ")]
+        assert row[4] == str(int(table["divergences"].iloc[0]))
+        passed = all(table[gate].astype(bool).all() for gate, _ in paper.GATES)
+        assert (row[-1] == "yes") == passed, (path, row)
+
+    logo = pd.read_csv(results / "logo_compare.csv", index_col="strategy").dropna(subset=["elpd_psis"])
+    rows = _markdown_rows(bundle / "logo.md")
+    assert len(rows) == len(logo)
+    for row, (strategy, line) in zip(rows, logo.iterrows()):
+        assert row[1:4] == [strategy.replace("_", " "), round_to_error(line["elpd_psis"], line["se_psis"]),
+                            error_text(line["se_psis"])]
+
+
 def test_paper_target_writes_a_checkable_bundle_for_every_dataset(shipped_run):
     snakemake(shipped_run, "--cores", "2", "paper")
     assert "Nothing to be done" in snakemake(shipped_run, "-n", "--cores", "2", "paper").stdout
@@ -252,6 +280,10 @@ def test_paper_target_writes_a_checkable_bundle_for_every_dataset(shipped_run):
             assert row[7] == str(int(line["n_pareto_k_high"]))
         assert "\\label{tab:loo}" in (bundle / "tables" / "loo.tex").read_text()
 
+        _check_parameter_gate_and_logo_tables(shipped_run / "results" / dataset, fit)
+        versions = json.loads(fit.attrs["package_versions"])
+        assert f"NumPyro {versions['numpyro']}" in methods_md and f"ArviZ {versions['arviz']}" in methods_md
+
         manifest = json.loads((bundle / "manifest.json").read_text())
         listed = {e["path"]: e for e in manifest["files"]}
         on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
@@ -263,6 +295,18 @@ def test_paper_target_writes_a_checkable_bundle_for_every_dataset(shipped_run):
         assert data["source_sha256"] == fit.attrs["data_sha256"] == \
             hashlib.sha256((shipped_run / data["source_csv"]).read_bytes()).hexdigest()
         assert data["prepared_sha256"] == fit.attrs["prepared_sha256"]
+        if "test" in entry:  # the held-out rows whose scores the bundle publishes
+            test = manifest["test_data"]
+            assert test["source_csv"] == entry["test"]
+            assert test["source_sha256"] == hashlib.sha256((shipped_run / entry["test"]).read_bytes()).hexdigest()
+            assert test["prepared_sha256"] == hashlib.sha256(
+                (shipped_run / "results" / dataset / "data" / "test.csv").read_bytes()).hexdigest()
+            scores = pd.read_csv(shipped_run / "results" / dataset / "test_scores.csv", index_col="strategy")
+            rows = {r[0]: r for r in _markdown_rows(bundle / "tables" / "test_scores.md")}
+            for strategy, line in scores.iterrows():
+                assert rows[strategy.replace("_", " ")][2] == round_to_error(line["elpd"], line["se"])
+        else:
+            assert manifest["test_data"] is None
         assert manifest["workflow"]["commit"] is None and manifest["workflow"]["dirty"] is None  # a copy, no git
         assert manifest["settings"]["draws"] == 300 and manifest["settings"]["family"] == fit.attrs["family"]
 

@@ -127,6 +127,16 @@ def test_example_config_fits_radon_alone_from_the_download(workdir):
     assert {path.split("/")[1] for path in planned if path.startswith("results/")} == {"radon"}
 
 
+def test_held_out_example_splits_the_download_and_scores_every_strategy(workdir):
+    result = snakemake(workdir, "-n", "--configfile", "config/examples/radon_heldout.yaml",
+                       "--replace-workflow-config")
+    planned = planned_outputs(result.stdout)
+    assert {TABLE, "resources/radon/radon_mn_training.csv", "resources/radon/radon_mn_test.csv",
+            "results/radon_heldout/data/test.csv", "results/radon_heldout/test_scores.csv"} <= planned
+    assert {f"results/radon_heldout/fits/{s}.nc" for s in ("no_pooling", "complete_pooling",
+                                                              "partial_pooling")} <= planned
+
+
 @needs_raw_files
 def test_build_follows_the_primers_recipe(tmp_path):
     table = build(RADON / "srrs2.dat", RADON / "cty.dat")

@@ -169,6 +169,14 @@ def test_deeper_hierarchies_go_through_every_stage(run):
     assert set(best) == {"partial_pooling"}
     groups = pd.read_csv(run / "results/pastes/logo_groups.csv", keep_default_na=False)
     assert len(groups[(groups["factor"] == "batch") & (groups["strategy"] == "partial_pooling")]) == 10
+    # a new batch (with a new cask in it) and a new cask of a known batch; a new subject's slope
+    predictions = fit(run, "pastes", "partial_pooling").predictions
+    assert list(predictions["new_level"].values) == ["batch", "batch:cask"]
+    assert predictions["y"].sizes == {"chain": 2, "draw": 300, "new_level": 2}
+    spread = predictions["theta"].std(("chain", "draw")).values
+    assert spread[0] > spread[1]  # a new batch varies by the batch sd as well as the cask sd
+    slopes = fit(run, "sleepstudy", "partial_pooling").predictions
+    assert slopes["slope"].dims == ("chain", "draw", "new_level", "varying")
 
 
 def front_page_models(html):

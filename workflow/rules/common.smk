@@ -346,6 +346,14 @@ def get_test_scores(wildcards):
     return []
 
 
+def get_test_data(wildcards):
+    """Hook for the paper bundle's manifest: the held-out CSV as configured and as
+    prepared for scoring, where the dataset names a `test` set."""
+    if "test" in config["datasets"][wildcards.dataset]:
+        return [get_test_csv(wildcards), f"results/{wildcards.dataset}/data/test.csv"]
+    return []
+
+
 def get_paper_sbc(wildcards):
     """SBC summaries for the methods text, once SBC is asked for or has been run (as
     the kfold refits join the LOGO table)."""

@@ -11,6 +11,7 @@ rule paper_bundle:
         source=get_source_csv,
         figures=get_figure_pdfs,
         test_scores=get_test_scores,
+        test_data=get_test_data,
         sbc=get_paper_sbc,
     output:
         tables=directory("results/{dataset}/paper/tables"),

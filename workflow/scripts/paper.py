@@ -18,5 +18,6 @@ with logged(snakemake.log[0]):
         snakemake_version=snakemake.params.snakemake_version,
         workflow_dir=snakemake.scriptdir,
         test_scores_csv=snakemake.input.test_scores or None,
+        test_csvs=list(snakemake.input.test_data) or None,
         sbc={"config": snakemake.params.sbc, "summaries": list(snakemake.input.sbc)},
     )

@@ -315,6 +315,15 @@ def _check_data(fits, source_csv, prepared_csv):
     return hashes
 
 
+def _test_hashes(test_csvs):
+    """The manifest's record of the held-out data (None without a test set)."""
+    if not test_csvs:
+        return None
+    source, prepared = test_csvs
+    return {"source_csv": str(source), "source_sha256": sha256(source),
+            "prepared_csv": str(prepared), "prepared_sha256": sha256(prepared)}
+
+
 def file_entries(root, exclude=()):
     """[{path, sha256, bytes}] of every file under `root`, paths relative to it, sorted."""
     root = Path(root)
@@ -332,10 +341,12 @@ def write_tables(tables, directory):
 
 def write_bundle(dataset, fit_paths, diagnostic_paths, loo_csv, logo_csv, source_csv, prepared_csv,
                  figure_pdfs, out, settings, config, snakemake_version, workflow_dir,
-                 test_scores_csv=None, sbc=None):
+                 test_scores_csv=None, test_csvs=None, sbc=None):
     """Everything under results/{dataset}/paper/; `out` maps tables, figures,
-    methods_md, methods_tex, bib, config and manifest to their paths. `sbc` ({"config":
-    the config's sbc section, "summaries": [summary.csv paths]}) adds SBC to the methods
+    methods_md, methods_tex, bib, config and manifest to their paths. `test_csvs` (the
+    held-out CSV as configured and as prepared) are hashed into the manifest beside the
+    training data, as the scores in the bundle come from them. `sbc` ({"config": the
+    config's sbc section, "summaries": [summary.csv paths]}) adds SBC to the methods
     where it was run."""
     fits = {idata.attrs["strategy"]: idata for idata in map(open_fit, fit_paths)}
     fits = {s: fits[s] for s in STRATEGIES if s in fits}
@@ -377,6 +388,7 @@ def write_bundle(dataset, fit_paths, diagnostic_paths, loo_csv, logo_csv, source
         "workflow": {"name": "hierarchical-pooling", **git_state(workflow_dir), "snakemake": snakemake_version},
         "data": {"source_csv": str(source_csv), "source_sha256": data_hashes["source_sha256"],
                  "prepared_csv": str(prepared_csv), "prepared_sha256": data_hashes["prepared_sha256"]},
+        "test_data": _test_hashes(test_csvs),
         "settings": settings,
         "config": Path(out["config"]).relative_to(manifest.parent).as_posix(),
         "files": file_entries(manifest.parent, exclude={manifest.name}),
