@@ -87,6 +87,31 @@ def test_psis_logo_agrees_with_exact_logo_within_monte_carlo_error(eight_schools
     assert abs(difference.sum()) < 4 * math.sqrt((mcse**2).sum())
 
 
+def test_psis_logo_is_az_loo_on_the_levels_marginal_likelihood(eight_schools):
+    """psis_logo runs az.loo's PSIS on blocks of levels (pooling.psis), with the fit's
+    relative efficiency computed once: the numbers az.loo gives on the same levels'
+    log-likelihood."""
+    import arviz as az
+    import xarray as xr
+
+    from pooling.data import stored_arrays
+
+    data = load_prepared(eight_schools)
+    settings = dict(chains=2, warmup=200, draws=300, target_accept=0.9, max_tree_depth=10, seed=5)
+    idata, _ = sample(data, "partial_pooling", settings)
+    ours = psis_logo(idata, "partial_pooling")
+    arrays = stored_arrays(idata)
+    flat = {k: v.values.reshape(-1, *v.shape[2:]) for k, v in idata.posterior.items()}
+    ll = group_log_lik("partial_pooling", flat, arrays["y"], arrays["group"], 8, se=arrays["se"])
+    log_lik = xr.Dataset({"y": (("chain", "draw", "group"), ll.reshape(2, 300, 8))})
+    expected = az.loo(az.InferenceData(posterior=idata.posterior, log_likelihood=log_lik), pointwise=True)
+    np.testing.assert_allclose(ours.loo_i.values, expected.loo_i.values, rtol=1e-12)
+    np.testing.assert_allclose(ours.pareto_k.values, expected.pareto_k.values, rtol=1e-10)
+    for key in ("elpd_loo", "se", "p_loo", "good_k"):
+        assert ours[key] == pytest.approx(expected[key], rel=1e-12), key
+    assert list(ours.loo_i["group"].values) == list("ABCDEFGH")
+
+
 def test_no_pooling_has_no_kfold_score(eight_schools, tmp_path):
     with pytest.raises(DataError) as error:
         kfold_fold(eight_schools, "es.csv", "no_pooling", {}, {"folds": None, "seed": 1}, 0, tmp_path / "x.csv")

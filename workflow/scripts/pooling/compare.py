@@ -1,20 +1,17 @@
 """PSIS-LOO comparison of a dataset's strategies, and the priors each fit used."""
 
 import json
-import math
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
-from arviz.stats.stats_utils import ELPDData, logsumexp
 
 from . import families
 from .data import stored_arrays
 from .fitfile import open_fit
-from .psis import psislw
+from .psis import elpd_data, loo_scores, relative_ess
 
 # draws x rows per block of the chunked PSIS-LOO: 256 rows of 4,000 draws, whose ~8 MB
 # arrays stay in cache (blocks of 2,000 rows took 1.4x as long per row)
@@ -22,11 +19,13 @@ CHUNK = 2**20
 _ARRAYS = None
 
 
-def loo(idata, workers=1):
-    """az.loo where the fit stored its pointwise log-likelihood, else `chunked_loo`."""
+def loo(idata, workers=1, reff=None):
+    """az.loo where the fit stored its pointwise log-likelihood, else `chunked_loo`;
+    `reff` (psis.relative_ess, computed when not given) as az.loo would compute it."""
+    reff = relative_ess(idata.posterior) if reff is None else reff
     if "log_likelihood" in idata.groups():
-        return az.loo(idata, pointwise=True)
-    return chunked_loo(idata, workers)
+        return az.loo(idata, pointwise=True, reff=reff)
+    return chunked_loo(idata, workers, reff=reff)
 
 
 def _row_log_lik(rows):
@@ -55,12 +54,8 @@ def _row_log_lik(rows):
 
 def _score(rows):
     """(loo_i, lppd_i, pareto_k) of a block of rows, with az.psislw's PSIS on the whole
-    block at once (pooling.psis) and az.loo's logsumexp (scipy's was ~20x slower here)."""
-    log_lik = _row_log_lik(rows)
-    log_weights, pareto_k = psislw(-log_lik, _ARRAYS["reff"])
-    log_weights += log_lik
-    lppd = logsumexp(log_lik, axis=1) - math.log(log_lik.shape[1])
-    return logsumexp(log_weights, axis=1), lppd, pareto_k
+    block at once (pooling.psis)."""
+    return loo_scores(_row_log_lik(rows), _ARRAYS["reff"])
 
 
 def _share(arrays):
@@ -70,18 +65,14 @@ def _share(arrays):
     _ARRAYS = arrays
 
 
-def chunked_loo(idata, workers=1, chunk=CHUNK):
+def chunked_loo(idata, workers=1, chunk=CHUNK, reff=None):
     """What az.loo(pointwise=True) returns (same reff, PSIS and sums), with the rows'
     log-likelihood computed from the posterior block by block (`chunk` draws x rows
     in memory per worker), for fits too large to have stored it. `workers` processes
     share the blocks."""
     stacked = idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
     n_samples, n_rows = stacked.sizes["sample"], idata.observed_data.sizes["obs"]
-    if idata.posterior.sizes["chain"] == 1:
-        reff = 1.0
-    else:
-        ess = az.ess(idata.posterior, method="mean")
-        reff = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples
+    reff = relative_ess(idata.posterior) if reff is None else reff
     family = families.named(idata.attrs.get("family", "gaussian"))
     # draws last: (groups, draws), (predictors, draws), (groups, slopes, draws)
     draws = {name: np.ascontiguousarray(stacked[name].values.astype(float).T) if name in stacked else None
@@ -98,16 +89,7 @@ def chunked_loo(idata, workers=1, chunk=CHUNK):
         scores = list(map(_score, blocks))
     _share(None)
     loo_i, lppd_i, pareto_k = (np.concatenate(parts) for parts in zip(*scores))
-    good_k = min(1 - 1 / np.log10(n_samples), 0.7)
-    elpd = loo_i.sum()
-    obs = {"obs": idata.observed_data["obs"].values}
-    return ELPDData(
-        data=[elpd, math.sqrt(n_rows * loo_i.var()), lppd_i.sum() - elpd, n_samples, n_rows,
-              bool((pareto_k > good_k).any()), xr.DataArray(loo_i, coords=obs, dims="obs", name="loo_i"),
-              xr.DataArray(pareto_k, coords=obs, dims="obs"), "log", good_k],
-        index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning", "loo_i",
-               "pareto_k", "scale", "good_k"],
-    )
+    return elpd_data(loo_i, lppd_i, pareto_k, n_samples, {"obs": idata.observed_data["obs"].values})
 
 
 def slope_deviation(posterior):
