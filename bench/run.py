@@ -95,7 +95,8 @@ def sbc_rows(workdir):
 def nutpie_rows(workdir):
     """Radon partial pooling, bulk ESS of tau per second: numpyro as profiled by
     bench/phases.py (import + compile + warmup + sampling, and sampling alone) against
-    nutpie's whole process and its sampling (bench/nutpie_radon.py in bench/.venv)."""
+    nutpie's whole process and its sampling (bench/nutpie_radon.py in bench/.venv), the
+    second of two nutpie processes (the first in a new environment compiles for ~7 s more)."""
     python = ROOT / "bench" / ".venv" / "bin" / "python"
     if not python.exists():
         print("skipping nutpie: create bench/.venv from bench/requirements.txt", file=sys.stderr)
@@ -108,8 +109,9 @@ def nutpie_rows(workdir):
     sampling = float(radon["sampling_s"]) + float(radon["warmup_s"])
     fit = imports + float(radon["compile_s"]) + sampling
     ess = float(radon["ess_bulk_per_s_tau"]) * float(radon["sampling_s"])
-    result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_radon.py"), str(RADON)],
-                            check=True, capture_output=True, text=True)
+    for _ in range(2):  # the first run in a new environment fills numba's cache: time the second
+        result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_radon.py"), str(RADON)],
+                                check=True, capture_output=True, text=True)
     nutpie = json.loads(result.stdout.strip().splitlines()[-1])
     return [
         ("radon partial pooling ESS(tau)/s, whole fit: numpyro / nutpie", fit, nutpie["wall_s"],
