@@ -105,9 +105,8 @@ def _gpdfit(ary):
     b_ary = 1 - np.sqrt(m_est / (np.arange(1, m_est + 1, dtype=float) - 0.5))
     b_ary = b_ary / (PRIOR_BS * ary[:, [int(n / 4 + 0.5) - 1]])
     b_ary += 1 / ary[:, [-1]]
-    # in place: a second (rows, m_est, n) temporary cost 3x the arithmetic in page faults
-    grid = np.multiply(b_ary[:, :, None], ary[:, None, :])
-    np.negative(grid, out=grid)
+    # log1p in place: a second (rows, m_est, n) temporary cost 3x the arithmetic in page faults
+    grid = -b_ary[:, :, None] * ary[:, None, :]
     k_ary = np.log1p(grid, out=grid).mean(axis=2)
     len_scale = n * (np.log(-(b_ary / k_ary)) - k_ary - 1)
     weights = 1 / np.exp(len_scale[:, None, :] - len_scale[:, :, None]).sum(axis=2)
