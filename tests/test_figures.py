@@ -15,7 +15,7 @@ from scipy import special
 from pooling import figures
 from pooling.compare import load_fits, loo, loo_table
 from pooling.data import load_prepared, prepare
-from pooling.fit import sample, write_netcdf
+from pooling.fit import sample
 from pooling.logo import logo_tables
 
 SETTINGS = dict(chains=2, warmup=100, draws=100, target_accept=0.95, seed=1,
@@ -36,7 +36,7 @@ def fit(directory, y, strategies):
         idata, _ = sample(data, strategy, SETTINGS)
         idata.attrs = {"strategy": strategy}
         paths.append(directory / f"{strategy}.nc")
-        write_netcdf(idata, paths[-1])
+        idata.to_netcdf(paths[-1])
     return load_fits(paths)
 
 
@@ -437,7 +437,7 @@ def nested_slopes_fit(tmp_path_factory):
         dims={**hierarchy.dims(data.factors, data.slope_names), "beta": ["predictor"], "level_batch": ["group"]},
     )
     idata.attrs["factors"] = hierarchy.describe(data.factors)
-    write_netcdf(idata, directory / "partial_pooling.nc")
+    idata.to_netcdf(directory / "partial_pooling.nc")
     return open_fit(directory / "partial_pooling.nc")
 
 

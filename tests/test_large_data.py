@@ -64,7 +64,9 @@ def test_sufficient_path_samples_the_row_wise_posterior():
                      target_accept_prob=0.99),
                 num_warmup=500, num_samples=1000, num_chains=4, chain_method="parallel", progress_bar=False)
     rows.run(jax.random.PRNGKey(5), model_data(data, strategy), y=data.y)
-    a, b = az.from_numpyro(mcmc, log_likelihood=False), az.from_numpyro(rows, log_likelihood=False)
+    a = az.from_dict(posterior=mcmc.get_samples(group_by_chain=True),
+                     sample_stats={"diverging": mcmc.get_extra_fields(group_by_chain=True)["diverging"]})
+    b = az.from_numpyro(rows, log_likelihood=False)
     names = ["mu", "tau", "sigma", "beta", "gamma", "theta"]
     for name in names:
         gap = (a.posterior[name].mean(("chain", "draw")) - b.posterior[name].mean(("chain", "draw"))).values

@@ -1,10 +1,13 @@
 import arviz as az
+import jax
 import numpy as np
 import pytest
 from numpyro import handlers
+from numpyro.infer import MCMC, NUTS
 
+from pooling import families
 from pooling.data import load_prepared, prepare
-from pooling.fit import model_data, run_nuts, sample, to_inference_data
+from pooling.fit import EXTRA_FIELDS, model_data, run_nuts, sample, sampled_form, to_inference_data
 from pooling.models import MODELS, build_spec
 from pooling.priors import resolve_priors
 
@@ -134,16 +137,30 @@ def test_inference_data_has_every_group_and_the_real_labels(radon_like):
 
 
 def test_posterior_and_sampler_statistics_are_those_of_az_from_numpyro(eight_schools):
-    """to_inference_data builds the posterior and sample_stats itself (from_numpyro's
-    eager re-run of the model costs a cold job ~3 s of compiles): the same names,
-    values, dims and library attrs as az.from_numpyro's, bit for bit."""
-    settings = {**SETTINGS, "warmup": 100, "draws": 50}
+    """to_inference_data builds the posterior and sample_stats itself from the fit's own
+    NUTS driver (pooling.chains): the same names, dims, dtypes and library attrs as
+    az.from_numpyro gives numpyro's MCMC run with the same kernel settings and key,
+    and the same posterior (the two runs differ only in floating-point rounding, which
+    NUTS amplifies: means within 4 MCSE)."""
+    settings = {**SETTINGS, "warmup": 300, "draws": 300}
     mcmc, model, rows, _, fitted = run_nuts(eight_schools, "partial_pooling", settings)
     ours = to_inference_data(mcmc, model, rows, fitted, settings)
-    theirs = az.from_numpyro(mcmc, log_likelihood=False)
+    numpyro_run = MCMC(NUTS(model, target_accept_prob=settings["target_accept"],
+                            max_tree_depth=settings["max_tree_depth"]),
+                       num_warmup=settings["warmup"], num_samples=settings["draws"], num_chains=settings["chains"],
+                       chain_method="parallel", progress_bar=False)
+    inputs, y = sampled_form(fitted, rows, families.named("gaussian"))
+    numpyro_run.run(jax.random.split(jax.random.PRNGKey(settings["seed"]), 3)[0], inputs, y=y,
+                    extra_fields=EXTRA_FIELDS)
+    theirs = az.from_numpyro(numpyro_run, log_likelihood=False)
     for group in ("posterior", "sample_stats"):
         assert set(ours[group].data_vars) == set(theirs[group].data_vars), group
         for name, values in theirs[group].data_vars.items():
-            np.testing.assert_array_equal(ours[group][name].values, values.values.astype(ours[group][name].dtype))
+            assert ours[group][name].shape == values.shape, name  # (from_numpyro names no dims)
+            assert ours[group][name].dtype == values.dtype or group == "posterior", name  # posterior: float32
         assert {k: ours[group].attrs[k] for k in ("inference_library", "inference_library_version")} == {
             k: theirs[group].attrs[k] for k in ("inference_library", "inference_library_version")}
+    for name in ("mu", "tau", "theta"):
+        gap = ours.posterior[name].values.mean((0, 1)) - theirs.posterior[name].values.mean((0, 1))
+        mcse = np.hypot(az.mcse(ours, var_names=[name])[name].values, az.mcse(theirs, var_names=[name])[name].values)
+        assert np.all(np.abs(gap) < 4 * mcse), f"{name}: {gap} vs MCSE {mcse}"

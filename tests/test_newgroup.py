@@ -135,7 +135,7 @@ def test_new_group_draws_are_reproducible_for_a_seed(fit):
             return {name: v.values.reshape(-1, *v.shape[2:]) for name, v in idata.posterior.items()}
 
     # recomputed from the stored float32 draws: equal to float32 rounding
-    again = new_level_predictions_of_fit(Draws, data, settings).predictions
+    again = new_level_predictions_of_fit(Draws, data, settings)["predictions"]
     for name in ("theta", "y"):
         np.testing.assert_allclose(again[name], idata.predictions[name], rtol=1e-4, atol=1e-4)
     other = new_level_predictions_of_fit(Draws, data, {**settings, "seed": 12}).predictions

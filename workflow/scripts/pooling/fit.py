@@ -7,13 +7,13 @@ import os
 import platform
 from importlib.metadata import version
 
-import arviz as az
 import jax
 import numpy as np
 import xarray as xr
-from numpyro.infer import MCMC, NUTS, Predictive, log_likelihood
+from numpyro.infer import Predictive, log_likelihood
 
-from . import families, hierarchy, strategies
+from . import families, hierarchy, idata, strategies
+from .chains import run_chains
 from .data import for_strategy, load_prepared, sha256
 from .errors import DataError
 from .models import ModelData, strategy_model
@@ -66,8 +66,9 @@ def run_nuts(data, strategy, settings, priors=None):
     """NUTS draws for `strategy` on prepared `data`, sampled on the per-group
     sufficient statistics where exact, without predictive draws or InferenceData.
     `priors` ({name: (Prior, source)}) default to those the settings resolve to on
-    `data`. Returns the numpyro MCMC, the model with its row-form ModelData, the
-    priors, and the data as the strategy fits them (for_strategy)."""
+    `data`. Returns the draws (a pooling.chains.Chains, read like numpyro's MCMC), the
+    model with its row-form ModelData, the priors, and the data as the strategy fits
+    them (for_strategy)."""
     family = families.named(settings.get("family", "gaussian"))
     data = for_strategy(data, strategy)
     if priors is None:
@@ -78,17 +79,8 @@ def run_nuts(data, strategy, settings, priors=None):
     model = strategy_model(strategy, data.n_groups, priors,
                            settings.get("parameterization", "noncentered"), family.name, **structure(data))
     rows = model_data(data, strategy)
-    mcmc = MCMC(
-        NUTS(model, target_accept_prob=settings["target_accept"],
-             max_tree_depth=settings["max_tree_depth"]),
-        num_warmup=settings["warmup"],
-        num_samples=settings["draws"],
-        num_chains=settings["chains"],
-        chain_method="parallel",
-        progress_bar=False,
-    )
     inputs, y = sampled_form(data, rows, family)
-    mcmc.run(_keys(settings["seed"])[0], inputs, y=y, extra_fields=EXTRA_FIELDS)
+    mcmc = run_chains(model, inputs, y, settings, _keys(settings["seed"])[0], EXTRA_FIELDS)
     return mcmc, model, rows, priors, data
 
 
@@ -102,14 +94,21 @@ def thinned_draws(draws, chains, keep):
     return np.arange(0, draws, max(1, -(-draws * chains // keep)))
 
 
-def sample(data, strategy, settings, storage=None):
-    """NUTS for `strategy` on prepared `data`; returns InferenceData with every group
-    LOO and the figures need, and the resolved priors as {name: (Prior, source)}."""
+def sample_groups(data, strategy, settings, storage=None):
+    """NUTS for `strategy` on prepared `data`, without importing ArviZ (pooling.idata):
+    the InferenceData groups {name: xr.Dataset} with every group LOO and the figures
+    need, the InferenceData's attrs, and the resolved priors as {name: (Prior, source)}."""
     mcmc, model, rows, priors, fitted = run_nuts(data, strategy, settings)
-    idata = to_inference_data(mcmc, model, rows, fitted, settings, storage)
+    groups, attrs = inference_groups(mcmc, model, rows, fitted, settings, storage)
     if strategies.named(strategy).estimates_tau:
-        idata.extend(new_level_predictions(mcmc, fitted, settings))
-    return idata, priors
+        groups.update(new_level_predictions(mcmc, fitted, settings))
+    return groups, attrs, priors
+
+
+def sample(data, strategy, settings, storage=None):
+    """sample_groups as az.InferenceData, with the resolved priors."""
+    groups, attrs, priors = sample_groups(data, strategy, settings, storage)
+    return idata.as_inference_data(groups, attrs), priors
 
 
 def new_level_predictions(mcmc, data, settings):
@@ -122,18 +121,16 @@ def new_level_predictions(mcmc, data, settings):
     key = jax.random.fold_in(jax.random.PRNGKey(settings["seed"]), newgroup.SEED_STREAM)
     predicted, row = newgroup.new_level_predictions(mcmc.get_samples(), data, family, settings["seed"], key)
     shape = (settings["chains"], settings["draws"])
-    idata = az.from_dict(
-        predictions={name: np.asarray(v, dtype=np.float32).reshape(*shape, *v.shape[1:])
-                     for name, v in predicted.items()},
+    predictions = idata.group(
+        {name: np.asarray(v, dtype=np.float32).reshape(*shape, *v.shape[1:]) for name, v in predicted.items()},
         coords={"new_level": newgroup.factor_names(data), "varying": list(data.slope_names)},
-        pred_dims={"theta": ["new_level"], "y": ["new_level"], "slope": ["new_level", "varying"]},
+        dims={"theta": ["new_level"], "y": ["new_level"], "slope": ["new_level", "varying"]},
     )
     columns = {"X": ("predictor", data.predictor_names), "U": ("group_predictor", data.group_predictor_names),
                "Z": ("varying", list(data.slope_names))}
     row = {name: ((columns[name][0],), v) if name in columns else ((), v) for name, v in row.items() if v is not None}
-    idata.add_groups(predictions_constant_data=xr.Dataset(
-        row, coords={dim: labels for dim, labels in columns.values() if labels}))
-    return idata
+    return {"predictions": predictions, "predictions_constant_data": xr.Dataset(
+        row, coords={dim: labels for dim, labels in columns.values() if labels})}
 
 
 # numpyro's extra fields under the names az.from_numpyro gives them
@@ -162,8 +159,10 @@ def _predict(model, sites=("y",), num_samples=None):
     return jax.jit(predict)
 
 
-def to_inference_data(mcmc, model, rows, data, settings, storage=None):
-    """The draws of run_nuts with prior and predictive draws, as InferenceData.
+def inference_groups(mcmc, model, rows, data, settings, storage=None):
+    """The draws of run_nuts with prior and predictive draws, as InferenceData groups
+    {name: xr.Dataset} laid out as az.from_dict lays them out (pooling.idata), and the
+    InferenceData's attrs.
 
     `storage` bounds the N x draws arrays: above `pointwise_max_rows` rows the
     log-likelihood is left out (the compare job computes PSIS-LOO from the posterior
@@ -198,31 +197,31 @@ def to_inference_data(mcmc, model, rows, data, settings, storage=None):
     }
     dims = {**hierarchy.dims(data.factors, data.slope_names), **DIMS,
             **{name: ["group"] for name in hierarchy.level_data(data.factors)}}
-    # observed data are the rows (the sampled model may observe their sufficient statistics)
     library = {"inference_library": "numpyro", "inference_library_version": version("numpyro")}
-    idata = az.from_dict(
-        posterior=jax.device_get(by_chain), sample_stats=sample_stats(mcmc),
-        constant_data={k: v for k, v in constant_data.items() if v is not None},
-        coords=coords, dims={k: v for k, v in dims.items() if k != "y"},
-        posterior_attrs=library, sample_stats_attrs=library,
-    )
-    pointwise = {
-        "observed_data": {"y": y},
-        "posterior_predictive": {"y": predictive.reshape(chains, len(kept), -1)},
-        "prior": {k: np.asarray(v)[None] for k, v in prior.items()},
-        "prior_predictive": {"y": prior_predictive[None]},
+    # observed data are the rows (the sampled model may observe their sufficient statistics)
+    groups = {
+        "posterior": idata.group(jax.device_get(by_chain), coords, dims, library),
+        "sample_stats": idata.group(sample_stats(mcmc), coords, dims, library),
+        "constant_data": idata.group({k: v for k, v in constant_data.items() if v is not None}, coords, dims,
+                                     sampled=False),
+        "observed_data": idata.group({"y": y}, coords, dims, sampled=False),
+        "posterior_predictive": idata.group({"y": predictive.reshape(chains, len(kept), -1)}, coords, dims
+                                            ).assign_coords(draw=kept),
+        "prior": idata.group({k: np.asarray(v)[None] for k, v in prior.items()}, coords, dims),
+        "prior_predictive": idata.group({"y": prior_predictive[None]}, coords, dims),
     }
     if whole:
         log_lik = as32(jax.jit(lambda s, r, obs: log_likelihood(model, s, r, y=obs)["y"])(thinned, rows, y))
-        pointwise["log_likelihood"] = {"y": log_lik.reshape(chains, draws, -1)}
-    idata.extend(az.from_dict(**pointwise, coords=coords, dims=dims), join="right")
-    idata.posterior_predictive = idata.posterior_predictive.assign_coords(draw=kept)
-    if data.factors:
-        idata.attrs["factors"] = hierarchy.describe(data.factors)
+        groups["log_likelihood"] = idata.group({"y": log_lik.reshape(chains, draws, -1)}, coords, dims)
     for name in STORED_FLOAT32:
-        if name in idata.groups():
-            setattr(idata, name, idata[name].astype(np.float32))
-    return idata
+        if name in groups:
+            groups[name] = groups[name].astype(np.float32)
+    return groups, {"factors": hierarchy.describe(data.factors)} if data.factors else {}
+
+
+def to_inference_data(mcmc, model, rows, data, settings, storage=None):
+    """inference_groups as az.InferenceData."""
+    return idata.as_inference_data(*inference_groups(mcmc, model, rows, data, settings, storage))
 
 
 def provenance(dataset, strategy, settings, storage, columns, priors, source_csv, prepared_csv):
@@ -259,11 +258,11 @@ def model_formula(columns):
     return shorthand(**{key: columns[key] for key in keys if columns.get(key)})
 
 
-def write_netcdf(idata, path):
-    """Write under a temporary name, then rename: a killed job never leaves a file
-    that looks complete."""
+def write_netcdf(groups, attrs, path):
+    """Write InferenceData groups under a temporary name, then rename: a killed job
+    never leaves a file that looks complete."""
     partial = f"{path}.partial"
-    idata.to_netcdf(partial)
+    idata.write(groups, attrs, partial)
     os.replace(partial, path)
 
 
@@ -278,11 +277,10 @@ def fit_to_netcdf(prepared_csv, source_csv, out, dataset, strategy, settings, st
         )
     log.info("%s / %s: %d rows, %d groups, settings %s",
              dataset, strategy, len(data.y), data.n_groups, json.dumps(settings, sort_keys=True))
-    idata, priors = sample(data, strategy, settings, storage)
+    groups, attrs, priors = sample_groups(data, strategy, settings, storage)
     for name, (prior, source) in priors.items():
         log.info("prior %s ~ %s (%s)", name, prior, source)
-    idata.attrs = {**{k: v for k, v in idata.attrs.items() if k == "factors"},
-                   **provenance(dataset, strategy, settings, storage, columns, priors, source_csv,
-                                prepared_csv)}
-    write_netcdf(idata, out)
+    attrs = {**attrs, **provenance(dataset, strategy, settings, storage, columns, priors, source_csv,
+                                   prepared_csv)}
+    write_netcdf(groups, attrs, out)
     log.info("wrote %s", out)

@@ -43,7 +43,6 @@ from .errors import DataError
 from .hierarchy import SINGLE, factors_of
 from .moments import cell_moments
 from .priors import resolve_priors
-from .psis import elpd_data, loo_scores, relative_ess
 
 log = logging.getLogger(__name__)
 
@@ -603,6 +602,8 @@ def psis_logo(idata, strategy, k=None, reff=None):
         family=idata.attrs.get("family", "gaussian"),
         slopes=tuple(coords["varying"].values) if "varying" in coords else (),
         predictors=tuple(coords["predictor"].values) if "predictor" in coords else ())
+    from .psis import elpd_data, loo_scores, relative_ess  # imports ArviZ, which fit jobs (newgroup) never need
+
     reff = relative_ess(idata.posterior) if reff is None else reff
     by_level = np.ascontiguousarray(ll.T)
     scores = [loo_scores(by_level[start:start + LEVEL_BLOCK], reff)
@@ -623,6 +624,8 @@ def logo_tables(fits, kfold=None, reffs=None):
     has every level of the factor. The summary has a row per factor and strategy.
     `reffs` ({strategy: psis.relative_ess}) spares recomputing each fit's for every
     factor."""
+    from .psis import relative_ess
+
     reffs = reffs or {strategy: relative_ess(idata.posterior) for strategy, idata in fits.items()}
     summaries, groups = [], []
     for k, factor in enumerate(factors_of(next(iter(fits.values())))):

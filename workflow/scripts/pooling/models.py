@@ -21,7 +21,7 @@ matrix) and non-centered: correlated effects are z @ (diag(tau) L)' with L the
 Cholesky factor of an LKJ-distributed correlation matrix, as brms samples them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import jax
@@ -270,3 +270,18 @@ def strategy_model(strategy, n_groups, resolved_priors, parameterization="noncen
     can then be traced arguments of a compiled program, as in pooling.batch)."""
     return partial(MODELS[strategy], build_spec(n_groups, resolved_priors, parameterization, family,
                                                 factors, slopes, slope_common))
+
+
+def traced_priors(model):
+    """The priors of a strategy_model that can be arguments of a compiled program:
+    numpyro distributions are pytrees of their parameters. The data-scaled defaults
+    differ from dataset to dataset; as arguments they leave one program per shape.
+    (An LKJ prior is a function of the factor's dimension and stays a constant.)"""
+    return {name: prior for name, prior in model.args[0].priors.items() if isinstance(prior, dist.Distribution)}
+
+
+def with_priors(model, priors):
+    """The strategy_model `model` with `priors` (a subset of its own, e.g. traced
+    ones) in place of its own."""
+    spec = model.args[0]
+    return partial(model.func, replace(spec, priors={**spec.priors, **priors}))

@@ -1,0 +1,75 @@
+"""NUTS chains of one fit in one compiled program whose data are its arguments.
+
+numpyro's MCMC runs parallel chains with `pmap` over a function that closes over the
+model's data, so the data are constants of the compiled program: new data of a shape
+already fitted is a new program, and JAX's persistent compilation cache never serves
+it (numpyro's `jit_model_args` has no effect for parallel chains). Here the data are
+arguments of the pmapped function, and so are the priors (the defaults are scaled to
+the data), so the cache serves every dataset of a shape with the same model, and
+each chain runs exactly what MCMC.run would: the kernel's own initialisation and
+warmup adaptation from the same per-chain key, then `draws` transitions collected.
+"""
+
+import logging
+from operator import attrgetter
+
+import jax
+import numpy as np
+from jax import lax
+from numpyro.infer import NUTS
+
+from .models import traced_priors, with_priors
+
+log = logging.getLogger(__name__)
+
+
+class Chains:
+    """The draws and sampler fields of a run, read the way numpyro's MCMC gives them."""
+
+    def __init__(self, samples, fields):
+        self._samples = samples
+        self._fields = fields
+
+    @staticmethod
+    def _flat(values):
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in values.items()}
+
+    def get_samples(self, group_by_chain=False):
+        """{site: (chains, draws, ...)}, or (chains * draws, ...) without group_by_chain."""
+        return self._samples if group_by_chain else self._flat(self._samples)
+
+    def get_extra_fields(self, group_by_chain=False):
+        """{field: (chains, draws)}: "diverging" and the fields asked for."""
+        return self._fields if group_by_chain else self._flat(self._fields)
+
+
+def run_chains(model, inputs, y, settings, key, extra_fields=()):
+    """NUTS on the strategy_model `model(inputs, y=y)`: settings["chains"] chains (one
+    per host device) of settings["warmup"] + settings["draws"] iterations from `key`,
+    as a Chains."""
+    warmup, draws = settings["warmup"], settings["draws"]
+    fields = ("diverging", *extra_fields)
+
+    def one_chain(chain_key, priors, data, response):
+        kernel = NUTS(with_priors(model, priors), target_accept_prob=settings["target_accept"],
+                      max_tree_depth=settings["max_tree_depth"])
+        args, kwargs = (data,), {"y": response}
+        state = kernel.init(chain_key, warmup, model_args=args, model_kwargs=kwargs)
+
+        def step(s, _):
+            s = kernel.sample(s, args, kwargs)
+            return s, (s.z, {name: attrgetter(name)(s) for name in fields})
+
+        state = lax.fori_loop(0, warmup, lambda _, s: step(s, None)[0], state)
+        _, (z, kept) = lax.scan(step, state, None, length=draws)
+        return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), kept
+
+    keys = jax.random.split(key, settings["chains"])
+    if jax.local_device_count() >= settings["chains"]:
+        run = jax.pmap(one_chain, in_axes=(0, None, None, None))
+    else:  # e.g. a notebook that did not call jaxenv.configure_jax first: one chain at a time
+        log.warning("%d chains on %d JAX devices: running them one after another",
+                    settings["chains"], jax.local_device_count())
+        run = jax.jit(lambda ks, *rest: lax.map(lambda k: one_chain(k, *rest), ks))
+    samples, kept = run(keys, traced_priors(model), inputs, y)
+    return Chains(jax.device_get(samples), {k: np.asarray(v) for k, v in kept.items()})
