@@ -124,7 +124,8 @@ def test_sufficient_binomial_path_samples_the_row_wise_posterior():
     rows = MCMC(NUTS(strategy_model(strategy, data.n_groups, priors, family="binomial"), target_accept_prob=0.95),
                 num_warmup=500, num_samples=1000, num_chains=4, chain_method="parallel", progress_bar=False)
     rows.run(jax.random.PRNGKey(5), model_data(data, strategy), y=data.y)
-    a, b = az.from_numpyro(mcmc, log_likelihood=False), az.from_numpyro(rows, log_likelihood=False)
+    a = az.from_dict(posterior=mcmc.get_samples(group_by_chain=True))
+    b = az.from_numpyro(rows, log_likelihood=False)
     for name in ("mu", "tau", "theta"):
         gap = (a.posterior[name].mean(("chain", "draw")) - b.posterior[name].mean(("chain", "draw"))).values
         mcse = np.hypot(az.mcse(a, var_names=[name])[name].values, az.mcse(b, var_names=[name])[name].values)

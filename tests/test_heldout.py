@@ -69,9 +69,9 @@ def posterior_only(data, strategy):
     mcmc, _, rows, _, fitted = run_nuts(data, strategy, SETTINGS)
     coords = {"group": fitted.group_labels, "predictor": fitted.predictor_names,
               "group_predictor": fitted.group_predictor_names}
-    idata = az.from_numpyro(mcmc, log_likelihood=False, coords=coords,
-                            dims={name: dims for name, dims in DIMS.items() if name != "y"},
-                            constant_data={} if rows.U is None else {"U": rows.U})
+    idata = az.from_dict(posterior=mcmc.get_samples(group_by_chain=True), coords=coords,
+                         dims={name: dims for name, dims in DIMS.items() if name != "y"},
+                         constant_data={} if rows.U is None else {"U": rows.U})
     idata.attrs.update(family="gaussian", seed=SETTINGS["seed"], strategy=strategy)
     return idata
 

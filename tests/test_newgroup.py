@@ -138,5 +138,5 @@ def test_new_group_draws_are_reproducible_for_a_seed(fit):
     again = new_level_predictions_of_fit(Draws, data, settings)["predictions"]
     for name in ("theta", "y"):
         np.testing.assert_allclose(again[name], idata.predictions[name], rtol=1e-4, atol=1e-4)
-    other = new_level_predictions_of_fit(Draws, data, {**settings, "seed": 12}).predictions
+    other = new_level_predictions_of_fit(Draws, data, {**settings, "seed": 12})["predictions"]
     assert not other["theta"].equals(idata.predictions["theta"])
