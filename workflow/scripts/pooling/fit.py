@@ -16,7 +16,7 @@ from . import families, hierarchy, idata, strategies
 from .chains import run_chains
 from .data import for_strategy, load_prepared, sha256
 from .errors import DataError
-from .models import ModelData, strategy_model
+from .models import ModelData, strategy_model, traced_priors, with_priors
 from .priors import resolve_priors, scale_warning
 from .sufficient import sufficient_stats
 
@@ -152,11 +152,14 @@ def _predict(model, sites=("y",), num_samples=None):
     """numpyro's Predictive as one compiled program of (rng key, posterior draws or
     None for `num_samples` prior draws, model data, observed y). Predictive alone runs
     the model op by op under vmap, and a cold process compiles each operation on its own
-    (~1 s per call at eight-schools size); the draws are the same computation."""
-    def predict(key, draws, inputs, y=None):
-        return Predictive(model, draws, num_samples=num_samples, return_sites=list(sites))(key, inputs, y=y)
+    (~1 s per call at eight-schools size); the draws are the same computation. The
+    priors are arguments too (pooling.chains says why)."""
+    def predict(key, priors, draws, inputs, y=None):
+        return Predictive(with_priors(model, priors), draws, num_samples=num_samples,
+                          return_sites=list(sites))(key, inputs, y=y)
 
-    return jax.jit(predict)
+    compiled = jax.jit(predict)
+    return lambda key, draws, inputs, y=None: compiled(key, traced_priors(model), draws, inputs, y)
 
 
 def inference_groups(mcmc, model, rows, data, settings, storage=None):
@@ -211,7 +214,8 @@ def inference_groups(mcmc, model, rows, data, settings, storage=None):
         "prior_predictive": idata.group({"y": prior_predictive[None]}, coords, dims),
     }
     if whole:
-        log_lik = as32(jax.jit(lambda s, r, obs: log_likelihood(model, s, r, y=obs)["y"])(thinned, rows, y))
+        log_lik = as32(jax.jit(lambda p, s, r, obs: log_likelihood(with_priors(model, p), s, r, y=obs)["y"])(
+            traced_priors(model), thinned, rows, y))
         groups["log_likelihood"] = idata.group({"y": log_lik.reshape(chains, draws, -1)}, coords, dims)
     for name in STORED_FLOAT32:
         if name in groups:
