@@ -148,18 +148,22 @@ def sample_stats(mcmc):
     return stats
 
 
+def _compiled(model, fn):
+    """`fn(model, *args)` as one compiled program of `args`, with the model's priors
+    among its arguments rather than constants in it (pooling.chains says why)."""
+    program = jax.jit(lambda priors, *args: fn(with_priors(model, priors), *args))
+    return lambda *args: program(traced_priors(model), *args)
+
+
 def _predict(model, sites=("y",), num_samples=None):
     """numpyro's Predictive as one compiled program of (rng key, posterior draws or
     None for `num_samples` prior draws, model data, observed y). Predictive alone runs
     the model op by op under vmap, and a cold process compiles each operation on its own
-    (~1 s per call at eight-schools size); the draws are the same computation. The
-    priors are arguments too (pooling.chains says why)."""
-    def predict(key, priors, draws, inputs, y=None):
-        return Predictive(with_priors(model, priors), draws, num_samples=num_samples,
-                          return_sites=list(sites))(key, inputs, y=y)
+    (~1 s per call at eight-schools size); the draws are the same computation."""
+    def predict(m, key, draws, inputs, y=None):
+        return Predictive(m, draws, num_samples=num_samples, return_sites=list(sites))(key, inputs, y=y)
 
-    compiled = jax.jit(predict)
-    return lambda key, draws, inputs, y=None: compiled(key, traced_priors(model), draws, inputs, y)
+    return _compiled(model, predict)
 
 
 def inference_groups(mcmc, model, rows, data, settings, storage=None):
@@ -214,8 +218,7 @@ def inference_groups(mcmc, model, rows, data, settings, storage=None):
         "prior_predictive": idata.group({"y": prior_predictive[None]}, coords, dims),
     }
     if whole:
-        log_lik = as32(jax.jit(lambda p, s, r, obs: log_likelihood(with_priors(model, p), s, r, y=obs)["y"])(
-            traced_priors(model), thinned, rows, y))
+        log_lik = as32(_compiled(model, lambda m, s, r, obs: log_likelihood(m, s, r, y=obs)["y"])(thinned, rows, y))
         groups["log_likelihood"] = idata.group({"y": log_lik.reshape(chains, draws, -1)}, coords, dims)
     for name in STORED_FLOAT32:
         if name in groups:
