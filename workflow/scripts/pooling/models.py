@@ -276,12 +276,32 @@ def traced_priors(model):
     """The priors of a strategy_model that can be arguments of a compiled program:
     numpyro distributions are pytrees of their parameters. The data-scaled defaults
     differ from dataset to dataset; as arguments they leave one program per shape.
-    (An LKJ prior is a function of the factor's dimension and stays a constant.)"""
-    return {name: prior for name, prior in model.args[0].priors.items() if isinstance(prior, dist.Distribution)}
+    (An LKJ prior is a function of the factor's dimension and stays a constant.)
+    Each is given as {parameter name: value} (pytrees flatten dicts in key order), not
+    as the distribution: numpyro flattens a distribution's parameters in the order of
+    a Python set of their names, which changes with the process's hash seed, so the
+    same model in another process lowered to a program with its arguments permuted,
+    and the persistent compilation cache missed it one time in two."""
+    return {name: _parameters(prior) for name, prior in model.args[0].priors.items()
+            if isinstance(prior, dist.Distribution)}
+
+
+def _parameters(prior):
+    names, values = type(prior).gather_pytree_data_fields(), prior.tree_flatten()[0]
+    return {name: _parameters(v) if isinstance(v, dist.Distribution) else v for name, v in zip(names, values)}
+
+
+def _rebuilt(prior, parameters):
+    """`prior`'s distribution with `parameters` (as _parameters gives them) in place of its own."""
+    names, (values, aux) = type(prior).gather_pytree_data_fields(), prior.tree_flatten()
+    return type(prior).tree_unflatten(aux, tuple(
+        _rebuilt(v, parameters[name]) if isinstance(v, dist.Distribution) else parameters[name]
+        for name, v in zip(names, values)))
 
 
 def with_priors(model, priors):
-    """The strategy_model `model` with `priors` (a subset of its own, e.g. traced
-    ones) in place of its own."""
+    """The strategy_model `model` with `priors` (traced_priors' form, e.g. traced) in
+    place of its own."""
     spec = model.args[0]
-    return partial(model.func, replace(spec, priors={**spec.priors, **priors}))
+    rebuilt = {name: _rebuilt(spec.priors[name], parameters) for name, parameters in priors.items()}
+    return partial(model.func, replace(spec, priors={**spec.priors, **rebuilt}))
