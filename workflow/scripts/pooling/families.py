@@ -50,12 +50,14 @@ class Family:
         """The numpyro distribution of one row given its linear predictor."""
         import numpyro.distributions as dist
 
+        from .binomial import VectorizedBinomialLogits
+
         if self.name == "gaussian":
             return dist.Normal(eta, aux["sigma"])
         if self.name == "t":
             return dist.StudentT(aux["nu"], eta, aux["sigma"])
         if self.has_trials:
-            return dist.BinomialLogits(eta, total_count=1 if trials is None else trials)
+            return VectorizedBinomialLogits(eta, total_count=1 if trials is None else trials)
         if self.name == "poisson":
             return dist.Poisson(_exp(eta))
         return dist.NegativeBinomial2(_exp(eta), aux["alpha"])
