@@ -1,6 +1,8 @@
 """Running Snakemake as a user would, from a test or a benchmark (no side effects on
 import: JAX is configured by conftest, not here)."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -75,3 +77,34 @@ def write_series(rows, path):
     for row in rows:
         print(" | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "not run"))
                          for c in columns))
+
+
+FIT_JOB = """
+import json, sys
+sys.path.insert(0, {scripts!r})
+from pooling.jaxenv import configure_jax
+configure_jax(2, 1, cache_dir={cache!r})
+import jax
+from pooling.data import load_prepared
+from pooling.fit import sample_groups, write_netcdf
+misses = []
+jax.monitoring.register_event_listener(
+    lambda event, **_: misses.append(event) if event == "/jax/compilation_cache/cache_misses" else None)
+settings = dict(chains=2, warmup=50, draws=30, target_accept=0.8, seed=1, max_tree_depth=5)
+groups, attrs, _ = sample_groups(load_prepared({prepared!r}), "partial_pooling", settings)
+write_netcdf(groups, attrs, {out!r})
+print(json.dumps({{"misses": len(misses),
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("arviz", "matplotlib"))}}))
+"""
+
+
+def fit_job_in_a_new_process(prepared, out, cache=None, environment=None):
+    """What a fit job does (sample_groups, then write_netcdf) on a prepared CSV, in a new
+    Python process with `environment` (default: this one's; `cache` sets JAX's
+    compilation cache where the environment sets none): {"misses": persistent-cache
+    misses, "modules": the ArviZ and matplotlib modules it loaded}."""
+    script = FIT_JOB.format(scripts=str(ROOT / "workflow" / "scripts"), cache=None if cache is None else str(cache),
+                            prepared=str(prepared), out=str(out))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env=os.environ if environment is None else environment)
+    return json.loads(run.stdout.strip().splitlines()[-1])

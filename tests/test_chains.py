@@ -13,7 +13,7 @@ import pytest
 from pooling.data import load_prepared, prepare
 from pooling.fit import run_nuts
 
-from conftest import ROOT
+from helpers import fit_job_in_a_new_process
 
 # an odd shape and odd lengths so that no other test compiled this program before
 SETTINGS = dict(chains=2, warmup=151, draws=37, target_accept=0.8, seed=5, max_tree_depth=6)
@@ -73,23 +73,6 @@ def test_more_chains_than_devices_run_one_after_another(tmp_path, caplog):
     assert mcmc.get_extra_fields()["diverging"].shape == (chains * SETTINGS["draws"],)
 
 
-FIT_IN_A_NEW_PROCESS = """
-import sys
-sys.path.insert(0, {scripts!r})
-from pooling.jaxenv import configure_jax
-configure_jax(2, 1, cache_dir={cache!r})
-import jax
-from pooling.data import load_prepared
-from pooling.fit import sample_groups
-misses = []
-jax.monitoring.register_event_listener(
-    lambda event, **_: misses.append(event) if event == "/jax/compilation_cache/cache_misses" else None)
-settings = dict(chains=2, warmup=50, draws=30, target_accept=0.8, seed=1, max_tree_depth=5)
-sample_groups(load_prepared({prepared!r}), "partial_pooling", settings)
-print(len(misses))
-"""
-
-
 def hash_seeds_that_order_a_set_differently(names):
     """Two PYTHONHASHSEED values under which Python iterates the set `names` in different
     orders (numpyro flattens a distribution's parameters in such an order)."""
@@ -109,10 +92,8 @@ def test_a_fit_in_another_process_compiles_nothing(tmp_path):
     seed; a Normal prior's loc and scale, flattened by numpyro, once came in either
     order and missed the cache one time in two."""
     prepared(tmp_path, "first", 0.0, 1.0)
-    script = FIT_IN_A_NEW_PROCESS.format(scripts=str(ROOT / "workflow" / "scripts"), cache=str(tmp_path / "cache"),
-                                         prepared=str(tmp_path / "first-prepared.csv"))
     environment = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", "XLA_FLAGS")}
-    misses = [int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                                 env={**environment, "PYTHONHASHSEED": str(seed)}).stdout)
+    misses = [fit_job_in_a_new_process(tmp_path / "first-prepared.csv", tmp_path / f"fit{seed}.nc", tmp_path / "cache",
+                                       {**environment, "PYTHONHASHSEED": str(seed)})["misses"]
               for seed in hash_seeds_that_order_a_set_differently(("loc", "scale"))]
     assert misses[0] >= 1 and misses[1] == 0

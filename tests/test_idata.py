@@ -3,16 +3,16 @@ ArviZ 0.23 builds (az.from_dict, InferenceData.to_netcdf), and a fit job that us
 them never imports ArviZ or matplotlib."""
 
 import json
-import subprocess
-import sys
 
 import arviz as az
 import numpy as np
 import xarray as xr
 
 from pooling import idata
+from pooling.data import prepare
 
 from conftest import ROOT
+from helpers import fit_job_in_a_new_process
 
 RNG = np.random.default_rng(1)
 COORDS = {"group": ["a", "b", "c"], "predictor": ["floor"]}
@@ -53,28 +53,10 @@ def test_files_read_back_as_those_inference_data_writes(tmp_path):
     assert ours.posterior["theta"].encoding["zlib"]
 
 
-FIT_JOB = """
-import sys
-sys.path.insert(0, {scripts!r})
-from pooling.jaxenv import configure_jax
-configure_jax(2, 1)
-from pooling.data import load_prepared, prepare
-from pooling.fit import sample_groups, write_netcdf
-prepare({source!r}, "y", group="school", se="se").to_csv({prepared!r}, index=False)
-settings = dict(chains=2, warmup=50, draws=30, target_accept=0.8, seed=1, max_tree_depth=5)
-groups, attrs, _ = sample_groups(load_prepared({prepared!r}), "partial_pooling", settings)
-write_netcdf(groups, attrs, {out!r})
-print(sorted(name for name in sys.modules if name.split(".")[0] in ("arviz", "matplotlib")))
-"""
-
-
 def test_a_fit_job_never_imports_arviz_or_matplotlib(tmp_path):
-    out = tmp_path / "fit.nc"
-    script = FIT_JOB.format(scripts=str(ROOT / "workflow" / "scripts"), out=str(out),
-                            source=str(ROOT / "resources" / "eight_schools.csv"),
-                            prepared=str(tmp_path / "prepared.csv"))
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "[]"
+    out, prepared = tmp_path / "fit.nc", tmp_path / "prepared.csv"
+    prepare(str(ROOT / "resources" / "eight_schools.csv"), "y", group="school", se="se").to_csv(prepared, index=False)
+    assert fit_job_in_a_new_process(prepared, out)["modules"] == []
     fit = az.from_netcdf(out)
     assert set(fit.groups()) >= {"posterior", "sample_stats", "log_likelihood", "predictions"}
     assert fit.posterior["theta"].dims == ("chain", "draw", "group") and fit.posterior.sizes["draw"] == 30
