@@ -34,6 +34,7 @@ class Family:
     # group sums make the likelihood exact at O(groups) when there are no row predictors
     sufficient_without_predictors: bool
     sufficient_always: bool = False  # gaussian: per-group cross-products cover predictors too
+    counts_by_value: bool = False  # negative binomial: log-gamma terms summed per distinct count
 
     @property
     def has_trials(self):
@@ -125,7 +126,7 @@ ALL = (
     Family("binomial", "logit", (), "proportion", discrete=True, sufficient_without_predictors=True),
     Family("poisson", "log", (), "count", discrete=True, sufficient_without_predictors=True),
     Family("negativebinomial", "log", ("alpha",), "count", discrete=True,
-           sufficient_without_predictors=False),
+           sufficient_without_predictors=False, counts_by_value=True),
 )
 BY_NAME = {f.name: f for f in ALL}
 NAMES = tuple(BY_NAME)

@@ -48,11 +48,12 @@ def model_data(data, strategy):
 
 def sampled_form(data, rows, family):
     """(ModelData, y) that NUTS samples: per-group sufficient statistics wherever they
-    are exact for the family (then only U stays), else the rows themselves."""
+    are exact for the family (then only U stays), the rows with their statistics
+    (negative binomial), else the rows themselves."""
     stats = sufficient_stats(family, data)
     if stats is None:
         return rows, data.y
-    return ModelData(U=rows.U), stats
+    return (rows if stats.per_row else ModelData(U=rows.U)), stats
 
 
 def structure(data):

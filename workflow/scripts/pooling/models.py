@@ -33,7 +33,7 @@ import numpyro.distributions as dist
 from . import families
 from .hierarchy import Factor
 from .priors import stacked
-from .sufficient import sufficient_log_lik
+from .sufficient import negative_binomial_log_lik, sufficient_log_lik
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _statistics(y):
 
 def _n_predictors(data, y):
     stats = _statistics(y)
-    return data.columns("X") if stats is None else stats.n_predictors
+    return data.columns("X") if stats is None or stats.per_row else stats.n_predictors
 
 
 def _population_slopes(spec, beta):
@@ -110,7 +110,7 @@ def _likelihood(spec, theta, slope_deviation, beta, data, y):
     known_se = data.se is not None if stats is None else getattr(stats, "known_se", False)
     aux = {name: numpyro.sample(name, spec.priors[name]) for name in spec.family.auxiliary
            if not (name == "sigma" and known_se)}
-    if stats is not None:
+    if stats is not None and not stats.per_row:
         numpyro.factor("y", sufficient_log_lik(stats, theta, beta, aux.get("sigma"), slope_deviation))
         return
     eta = theta[data.group]
@@ -120,6 +120,9 @@ def _likelihood(spec, theta, slope_deviation, beta, data, y):
         eta = eta + jnp.sum(data.Z * slope_deviation[data.group], axis=-1)
     if data.offset is not None:
         eta = eta + data.offset
+    if stats is not None:
+        numpyro.factor("y", negative_binomial_log_lik(stats, eta, aux["alpha"]))
+        return
     with numpyro.plate("obs", data.rows):
         likelihood = (dist.Normal(eta, data.se) if known_se
                       else spec.family.numpyro_likelihood(eta, aux, data.trials))
