@@ -19,17 +19,17 @@ TRIALS = RNG.integers(1, 30, 50)
 AUX = {"sigma": 1.7, "nu": 4.5, "alpha": 2.3}
 
 
-def scipy_logpmf(name, y, eta):
+def scipy_logpmf(name, y, eta, aux=AUX):
     """The same densities written with SciPy's own parameterisations."""
     mean = np.exp(eta)
     return {
-        "gaussian": lambda: stats.norm.logpdf(y, eta, AUX["sigma"]),
-        "t": lambda: stats.t.logpdf(y, AUX["nu"], eta, AUX["sigma"]),
+        "gaussian": lambda: stats.norm.logpdf(y, eta, aux["sigma"]),
+        "t": lambda: stats.t.logpdf(y, aux["nu"], eta, aux["sigma"]),
         "bernoulli": lambda: stats.bernoulli.logpmf(y, 1 / (1 + np.exp(-eta))),
         "binomial": lambda: stats.binom.logpmf(y, TRIALS, 1 / (1 + np.exp(-eta))),
         "poisson": lambda: stats.poisson.logpmf(y, mean),
         # NB2(mean, alpha): scipy's nbinom(n=alpha, p=alpha / (alpha + mean))
-        "negativebinomial": lambda: stats.nbinom.logpmf(y, AUX["alpha"], AUX["alpha"] / (AUX["alpha"] + mean)),
+        "negativebinomial": lambda: stats.nbinom.logpmf(y, aux["alpha"], aux["alpha"] / (aux["alpha"] + mean)),
     }[name]()
 
 
@@ -52,6 +52,25 @@ def test_log_density_matches_scipy_and_numpyro(name):
     jax_trials = None if trials is None else trials.astype(np.int32)
     numpyro = np.asarray(family.numpyro_likelihood(ETA, AUX, jax_trials).log_prob(y))
     np.testing.assert_allclose(numpyro, ours, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", families.NAMES)
+def test_log_density_broadcasts_auxiliary_parameters_per_draw(name):
+    """As LOO and LOGO call it: eta (draws, rows), each auxiliary parameter (draws, 1),
+    rows (rows,); each draw's densities are SciPy's with that draw's values (the t's
+    normalizing constant and the negative binomial's log-gamma terms are computed
+    per draw, not per element)."""
+    family = families.named(name)
+    y = draw(name)
+    trials = TRIALS if name == "binomial" else None
+    scales = np.array([0.5, 1.0, 3.0])[:, None]
+    aux = {key: value * scales for key, value in AUX.items()}
+    eta = ETA + np.array([-0.4, 0.0, 0.7])[:, None]
+    ours = family.log_density(y, eta, aux, trials)
+    assert ours.shape == eta.shape
+    for k in range(len(eta)):
+        np.testing.assert_allclose(ours[k], scipy_logpmf(name, y, eta[k], {key: v[k, 0] for key, v in aux.items()}),
+                                   rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", families.NAMES)

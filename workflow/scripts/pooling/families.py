@@ -75,10 +75,14 @@ class Family:
             z -= LOG_SQRT_2PI
             z -= np.log(aux["sigma"])
             return z[()]  # a scalar for scalars
-        if self.name == "t":
-            from scipy import stats  # 0.6 s to import: only the t family's scoring needs it
-
-            return stats.t.logpdf(y, aux["nu"], eta, aux["sigma"])
+        if self.name == "t":  # scipy's t.logpdf, with its normalizing constant once per draw
+            nu, sigma = aux["nu"], aux["sigma"]
+            z = np.square(np.subtract(y, eta) / sigma) / nu  # every operand's shape, in place from here
+            np.log1p(z, out=z)
+            z *= -(np.asarray(nu) + 1) / 2
+            z += special.gammaln((np.asarray(nu) + 1) / 2) - special.gammaln(np.asarray(nu) / 2) - 0.5 * np.log(
+                np.pi * nu) - np.log(sigma)
+            return z[()]
         if self.has_trials:
             n = 1 if trials is None else trials
             return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
@@ -86,9 +90,10 @@ class Family:
         if self.name == "poisson":
             return y * eta - np.exp(eta) - special.gammaln(y + 1)
         alpha = aux["alpha"]
-        return (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1)
-                + alpha * (np.log(alpha) - np.logaddexp(np.log(alpha), eta))
-                + y * (eta - np.logaddexp(np.log(alpha), eta)))
+        log_ratio = np.subtract(eta, np.log(alpha))  # log(mean / alpha)
+        log1p_ratio = np.logaddexp(0, log_ratio)  # log(1 + mean / alpha), accurate when mean << alpha
+        return (_log_rising(y, alpha) - special.gammaln(np.add(y, 1))
+                + np.multiply(y, log_ratio - log1p_ratio) - alpha * log1p_ratio)
 
     def score(self, y, eta, aux, trials=None):
         """(d log p / d eta, expected information) elementwise: the Fisher-scoring step
@@ -109,6 +114,18 @@ class Family:
             return y - mean, mean
         alpha = aux["alpha"]
         return (alpha * (y - mean) / (mean + alpha), mean * alpha / (mean + alpha))
+
+
+def _log_rising(y, alpha):
+    """lgamma(y + alpha) - lgamma(alpha), broadcast: computed once per distinct count
+    and alpha (counts take few values, and alpha is one per draw), then gathered."""
+    y, alpha = np.asarray(y), np.asarray(alpha, dtype=float)
+    values, index = np.unique(y, return_inverse=True)
+    table = special.gammaln(values + alpha[..., None]) - special.gammaln(alpha)[..., None]
+    ndim = max(y.ndim, alpha.ndim)
+    table = table.reshape((1,) * (ndim - alpha.ndim) + table.shape)
+    index = index.reshape((1,) * (ndim - y.ndim) + y.shape + (1,))
+    return np.take_along_axis(table, index, axis=-1)[..., 0][()]
 
 
 def _exp(eta):
