@@ -52,11 +52,12 @@ class Family:
         import numpyro.distributions as dist
 
         from .binomial import VectorizedBinomialLogits
+        from .student_t import PolarStudentT
 
         if self.name == "gaussian":
             return dist.Normal(eta, aux["sigma"])
         if self.name == "t":
-            return dist.StudentT(aux["nu"], eta, aux["sigma"])
+            return PolarStudentT(aux["nu"], eta, aux["sigma"])
         if self.has_trials:
             return VectorizedBinomialLogits(eta, total_count=1 if trials is None else trials)
         if self.name == "poisson":
