@@ -77,12 +77,11 @@ class Family:
             z -= np.log(aux["sigma"])
             return z[()]  # a scalar for scalars
         if self.name == "t":  # scipy's t.logpdf, with its normalizing constant once per draw
-            nu, sigma = aux["nu"], aux["sigma"]
+            nu, sigma = np.asarray(aux["nu"], dtype=float), aux["sigma"]
             z = np.square(np.subtract(y, eta) / sigma) / nu  # every operand's shape, in place from here
             np.log1p(z, out=z)
-            z *= -(np.asarray(nu) + 1) / 2
-            z += special.gammaln((np.asarray(nu) + 1) / 2) - special.gammaln(np.asarray(nu) / 2) - 0.5 * np.log(
-                np.pi * nu) - np.log(sigma)
+            z *= -(nu + 1) / 2
+            z += special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(np.pi * nu) - np.log(sigma)
             return z[()]
         if self.has_trials:
             n = 1 if trials is None else trials

@@ -68,7 +68,7 @@ class GroupStats:
     within: np.ndarray | None = None  # (predictors, predictors) S
     beta_hat: np.ndarray | None = None
     known_se: bool = False  # static: decides whether sigma is sampled
-    per_row = False
+    per_row = False  # the likelihood is a function of the groups' linear predictors
 
     @property
     def n_predictors(self):
@@ -170,7 +170,7 @@ class CellStats:
     log_norm: float
     n_predictors: int = 0  # static: the columns of x (the last terms)
     known_se: bool = False
-    per_row = False
+    per_row = False  # the likelihood is a function of the cells' coefficients
 
 
 jax.tree_util.register_dataclass(CellStats, data_fields=["n", "gram", "center", "rss", "log_norm"],
@@ -244,8 +244,9 @@ def sufficient_log_lik(stats, theta, beta=None, sigma=None, slope_deviation=None
 
 
 def sufficient_stats(family, data):
-    """The statistics NUTS samples on for `data` (a pooling.data.Prepared), or None
-    where the family has no exact reduction for it (then the rows are sampled)."""
+    """The statistics NUTS samples on for `data` (a pooling.data.Prepared): the rows
+    with their counts grouped by value (negative binomial), per-group statistics where
+    they are exact, else None (then the rows are sampled)."""
     if family.counts_by_value:
         return count_rows(data.y)
     if data.Z is not None:
