@@ -4,7 +4,7 @@ of the count families against the rows it summarises."""
 import arviz as az
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from pooling import families
 from pooling.data import Prepared
@@ -71,6 +71,24 @@ def test_log_density_broadcasts_auxiliary_parameters_per_draw(name):
     for k in range(len(eta)):
         np.testing.assert_allclose(ours[k], scipy_logpmf(name, y, eta[k], {key: v[k, 0] for key, v in aux.items()}),
                                    rtol=1e-9, atol=1e-9)
+
+
+def test_negative_binomial_density_with_alpha_per_row_and_extreme_means():
+    """alpha of the rows' own shape (gathered per element, not per draw) and linear
+    predictors from -700 to 800, where log(1 + mean / alpha) is the log ratio itself
+    and exp would overflow: SciPy's values wherever SciPy's are finite."""
+    family = families.named("negativebinomial")
+    y = np.array([0.0, 3.0, 1.0, 7.0, 2.0, 0.0])
+    eta = np.array([-700.0, 0.5, 30.0, 40.0, 709.5, 800.0])
+    alpha = np.array([0.3, 2.0, 5.0, 1e3, 4.0, 1.0])
+    ours = family.log_density(y, eta, {"alpha": alpha})
+    log_ratio = eta - np.log(alpha)
+    expected = (special.gammaln(y + alpha) - special.gammaln(alpha) - special.gammaln(y + 1)
+                + y * log_ratio - (y + alpha) * np.logaddexp(0, log_ratio))
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
+    finite = eta < 40
+    np.testing.assert_allclose(ours[finite], stats.nbinom.logpmf(y, alpha, alpha / (alpha + np.exp(eta)))[finite],
+                               rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", families.NAMES)

@@ -18,6 +18,7 @@ from scipy import special
 from .errors import DataError
 
 LOG_SQRT_2PI = np.log(np.sqrt(2 * np.pi))  # scipy.stats.norm's log normalizing constant
+SOFTPLUS_IS_IDENTITY = 37.0  # log(1 + exp(x)) rounds to x above this
 
 
 def _logistic(eta):
@@ -52,6 +53,7 @@ class Family:
         import numpyro.distributions as dist
 
         from .binomial import VectorizedBinomialLogits
+        from .negative_binomial import HostNegativeBinomial2
         from .student_t import PolarStudentT
 
         if self.name == "gaussian":
@@ -62,7 +64,7 @@ class Family:
             return VectorizedBinomialLogits(eta, total_count=1 if trials is None else trials)
         if self.name == "poisson":
             return dist.Poisson(_exp(eta))
-        return dist.NegativeBinomial2(_exp(eta), aux["alpha"])
+        return HostNegativeBinomial2(_exp(eta), aux["alpha"])
 
     def log_density(self, y, eta, aux, trials=None):
         """log p(y | eta, aux) elementwise, in NumPy/SciPy (the compare job's LOO and
@@ -89,11 +91,20 @@ class Family:
                     + y * eta - n * np.logaddexp(0, eta))
         if self.name == "poisson":
             return y * eta - np.exp(eta) - special.gammaln(y + 1)
-        alpha = aux["alpha"]
-        log_ratio = np.subtract(eta, np.log(alpha))  # log(mean / alpha)
-        log1p_ratio = np.logaddexp(0, log_ratio)  # log(1 + mean / alpha), accurate when mean << alpha
-        return (_log_rising(y, alpha) - special.gammaln(np.add(y, 1))
-                + np.multiply(y, log_ratio - log1p_ratio) - alpha * log1p_ratio)
+        alpha = np.asarray(aux["alpha"], dtype=float)
+        # y log(mean / alpha) - (y + alpha) log(1 + mean / alpha), in place as the t's is
+        log_ratio = np.subtract(eta, np.log(alpha), dtype=float)
+        shape = np.broadcast_shapes(log_ratio.shape, np.shape(y))
+        if log_ratio.shape != shape:
+            log_ratio = np.broadcast_to(log_ratio, shape).copy()
+        log1p_ratio = _softplus(log_ratio)
+        log_ratio -= log1p_ratio
+        log_ratio *= y
+        log1p_ratio *= alpha
+        log_ratio -= log1p_ratio
+        log_ratio += _log_rising(y, alpha)
+        log_ratio -= special.gammaln(np.add(y, 1))
+        return log_ratio[()]
 
     def score(self, y, eta, aux, trials=None):
         """(d log p / d eta, expected information) elementwise: the Fisher-scoring step
@@ -116,16 +127,32 @@ class Family:
         return (alpha * (y - mean) / (mean + alpha), mean * alpha / (mean + alpha))
 
 
+def _softplus(x):
+    """log(1 + exp(x)) as a new array, by exp and log1p in place: half the time of
+    np.logaddexp(0, x), as accurate. Above 37, exp(-x) is below x's rounding, so the
+    value is x itself (and exp would overflow past 709)."""
+    out = np.minimum(x, SOFTPLUS_IS_IDENTITY)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    large = x > SOFTPLUS_IS_IDENTITY
+    if large.any():
+        out[large] = x[large]
+    return out
+
+
 def _log_rising(y, alpha):
     """lgamma(y + alpha) - lgamma(alpha), broadcast: computed once per distinct count
     and alpha (counts take few values, and alpha is one per draw), then gathered."""
     y, alpha = np.asarray(y), np.asarray(alpha, dtype=float)
     values, index = np.unique(y, return_inverse=True)
+    index = index.reshape(y.shape)
     table = special.gammaln(values + alpha[..., None]) - special.gammaln(alpha)[..., None]
+    per_draw = alpha.shape[:max(alpha.ndim - y.ndim, 0)]
+    if all(n == 1 for n in alpha.shape[len(per_draw):]):  # alpha constant over y's axes: gather rows
+        return np.take(table.reshape(per_draw + values.shape), index, axis=-1)[()]
     ndim = max(y.ndim, alpha.ndim)
     table = table.reshape((1,) * (ndim - alpha.ndim) + table.shape)
-    index = index.reshape((1,) * (ndim - y.ndim) + y.shape + (1,))
-    return np.take_along_axis(table, index, axis=-1)[..., 0][()]
+    return np.take_along_axis(table, index.reshape((1,) * (ndim - y.ndim) + y.shape + (1,)), axis=-1)[..., 0][()]
 
 
 def _exp(eta):
