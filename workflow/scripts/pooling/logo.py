@@ -43,6 +43,7 @@ from .errors import DataError
 from .hierarchy import SINGLE, factors_of
 from .moments import cell_moments
 from .priors import resolve_priors
+from .shifted import shifted
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +117,14 @@ def _adaptive_quadrature(family, rows, eta, tau, aux):
     spread by its curvature there. Fixed nodes around z = 0 would miss a likelihood
     narrower than their spacing (a group of many rows) or far from the prior's mean."""
     tau = tau[:, None]
+    at = shifted(family, rows, eta, aux)
 
     def h(z):
-        return rows.log_density(family, eta + (tau * z)[:, rows.group], aux) - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)
+        return at.log_density(tau * z) - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)
 
     def slope(z):
-        score, information = family.score(rows.y, eta + (tau * z)[:, rows.group], aux, rows.trials)
-        return tau * rows.total(score) - z, tau**2 * rows.total(information) + 1
+        score, information = at.score(tau * z)
+        return tau * score - z, tau**2 * information + 1
 
     mode, curvature = _mode(h, slope, (eta.shape[0], len(rows.starts)))
     scale = math.sqrt(2) / np.sqrt(curvature)
