@@ -18,7 +18,8 @@ from scipy import special
 from .errors import DataError
 
 LOG_SQRT_2PI = np.log(np.sqrt(2 * np.pi))  # scipy.stats.norm's log normalizing constant
-SOFTPLUS_IS_IDENTITY = 37.0  # log(1 + exp(x)) rounds to x above this
+# exp(x) beyond which log(1 + exp(x)) rounds to x: x > 36.8, where exp(-x) < half x's last bit
+EXP_PAST_ROUNDING = 1e16
 
 
 def _logistic(eta):
@@ -102,7 +103,7 @@ class Family:
         log_ratio *= y
         log1p_ratio *= alpha
         log_ratio -= log1p_ratio
-        log_ratio += _log_rising(y, alpha)
+        log_ratio += log_rising(y, alpha)
         log_ratio -= special.gammaln(np.add(y, 1))
         return log_ratio[()]
 
@@ -127,20 +128,24 @@ class Family:
         return (alpha * (y - mean) / (mean + alpha), mean * alpha / (mean + alpha))
 
 
-def _softplus(x):
-    """log(1 + exp(x)) as a new array, by exp and log1p in place: half the time of
-    np.logaddexp(0, x), as accurate. Above 37, exp(-x) is below x's rounding, so the
-    value is x itself (and exp would overflow past 709)."""
-    out = np.minimum(x, SOFTPLUS_IS_IDENTITY)
-    np.exp(out, out=out)
-    np.log1p(out, out=out)
-    large = x > SOFTPLUS_IS_IDENTITY
+def softplus_from_exp(exp_x, x):
+    """log(1 + exp(x)) in place in `exp_x`, which holds exp(x) (clipped or overflowed
+    where x is large): one log1p per element, half the time of np.logaddexp(0, x).
+    `x()` is called only where exp_x is past EXP_PAST_ROUNDING, whose value is x."""
+    large = exp_x > EXP_PAST_ROUNDING
+    np.log1p(exp_x, out=exp_x)
     if large.any():
-        out[large] = x[large]
-    return out
+        exp_x[large] = x()[large]
+    return exp_x
 
 
-def _log_rising(y, alpha):
+def _softplus(x):
+    """log(1 + exp(x)) as a new array; exp is clipped at 40 (past EXP_PAST_ROUNDING),
+    where it would otherwise overflow from 709."""
+    return softplus_from_exp(np.exp(np.minimum(x, 40.0)), lambda: x)
+
+
+def log_rising(y, alpha):
     """lgamma(y + alpha) - lgamma(alpha), broadcast: computed once per distinct count
     and alpha (counts take few values, and alpha is one per draw), then gathered."""
     y, alpha = np.asarray(y), np.asarray(alpha, dtype=float)

@@ -18,9 +18,7 @@ eta + shift[:, rows.group]; the terms linear in the shift are summed per group f
 import numpy as np
 from scipy import special
 
-from .families import SOFTPLUS_IS_IDENTITY, _log_rising
-
-EXP_SOFTPLUS_IS_IDENTITY = np.exp(SOFTPLUS_IS_IDENTITY)
+from .families import log_rising, softplus_from_exp
 
 
 def shifted(family, rows, eta, aux):
@@ -45,17 +43,6 @@ class _Direct:
         return self.rows.total(score), self.rows.total(information)
 
 
-def _softplus_at(exp_x, x):
-    """log(1 + exp(x)) in place in `exp_x` (exp(x), possibly overflowed), with `x()`
-    called for the elements where exp(x) is past SOFTPLUS_IS_IDENTITY's exp, whose
-    value is x itself."""
-    large = exp_x > EXP_SOFTPLUS_IS_IDENTITY
-    np.log1p(exp_x, out=exp_x)
-    if large.any():
-        exp_x[large] = x()[large]
-    return exp_x
-
-
 class _Shifted:
     """exp(x + shift) per row for a log or logit link's x, one exp per draw and group,
     and each group's sum of the rows' y, by which the shift's linear term scales."""
@@ -70,7 +57,7 @@ class _Shifted:
         return out
 
     def softplus(self, shift):
-        return _softplus_at(self.exp(shift), lambda: self.x + shift[:, self.rows.group])
+        return softplus_from_exp(self.exp(shift), lambda: self.x + shift[:, self.rows.group])
 
 
 class _Counts(_Shifted):
@@ -86,7 +73,7 @@ class _Counts(_Shifted):
             self.base = rows.total(y * eta - special.gammaln(y + 1))
         else:
             super().__init__(rows, eta - np.log(self.alpha))
-            self.base = rows.total(y * self.x + _log_rising(y, self.alpha) - special.gammaln(y + 1))
+            self.base = rows.total(y * self.x + log_rising(y, self.alpha) - special.gammaln(y + 1))
             self.weight = -(y + self.alpha)
 
     def log_density(self, shift):
