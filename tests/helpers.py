@@ -8,10 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "resources", "profiles", "environment.yml")
+
+
+def pooled_chisquare_pvalue(observed, expected):
+    """Pearson's test of counts against expected counts (scipy.stats.chisquare), with
+    the cells expected fewer than 5 times pooled into one."""
+    from scipy import stats
+
+    kept = expected >= 5
+    observed = np.append(observed[kept], observed[~kept].sum())
+    expected = np.append(expected[kept], expected[~kept].sum())
+    observed, expected = observed[expected > 0], expected[expected > 0]
+    return stats.chisquare(observed, expected).pvalue
 
 
 def copy_workflow(target):

@@ -12,6 +12,8 @@ from scipy import stats
 from pooling import families
 from pooling.negative_binomial import HostNegativeBinomial2
 
+from helpers import pooled_chisquare_pvalue
+
 MEAN = np.array([0.3, 2.0, 15.0, 40.0, 0.8])
 ALPHA = np.array([0.2, 1.5, 4.0, 1e4, 50.0])  # very overdispersed to nearly Poisson
 
@@ -22,21 +24,12 @@ def draws(alpha=ALPHA, n=20_000, key=0):
 
 
 def chi_square_pvalue(sample, mean, alpha):
-    """Pearson's test of counts against NB2(mean, alpha), cells pooled to expected >= 5."""
+    """Pearson's test of counts against NB2(mean, alpha), counts past the 1 - 1e-4
+    quantile in one cell."""
     law = stats.nbinom(alpha, alpha / (alpha + mean))
     top = int(law.ppf(1 - 1e-4))
     expected = np.append(law.pmf(np.arange(top)), law.sf(top - 1)) * len(sample)
-    observed = np.bincount(np.minimum(sample, top), minlength=top + 1)
-    cells, pooled_e, pooled_o = [], 0.0, 0
-    for e, o in zip(expected, observed):
-        pooled_e, pooled_o = pooled_e + e, pooled_o + o
-        if pooled_e >= 5:
-            cells.append((pooled_e, pooled_o))
-            pooled_e, pooled_o = 0.0, 0
-    if cells and pooled_e:
-        cells[-1] = (cells[-1][0] + pooled_e, cells[-1][1] + pooled_o)
-    e, o = np.array(cells).T
-    return stats.chi2.sf(((o - e) ** 2 / e).sum(), len(cells) - 1)
+    return pooled_chisquare_pvalue(np.bincount(np.minimum(sample, top), minlength=top + 1), expected)
 
 
 def test_draws_follow_the_negative_binomial():

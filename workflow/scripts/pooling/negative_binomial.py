@@ -35,18 +35,16 @@ def host_draws(key_words, concentration, scale):
     rng = np.random.Generator(np.random.Philox(key=seed))
     concentration, scale = np.broadcast_arrays(np.asarray(concentration, dtype=float), np.asarray(scale, dtype=float))
     valid = (concentration > 0) & (scale >= 0) & (scale < np.inf)  # False for NaN
-    if not valid.all():
-        undrawable = np.where(np.isnan(scale), -1, np.iinfo(np.int64).max)
-        concentration, scale = np.where(valid, concentration, 1.0), np.where(valid, scale, 0.0)
-    rate = rng.standard_gamma(concentration)
-    rate *= scale
-    drawable = rate <= LARGEST_RATE
-    if valid.all() and drawable.all():
+    shape, drawn_scale = concentration, scale
+    if not valid.all():  # placeholders, drawn to keep the stream's shape and replaced below
+        shape, drawn_scale = np.where(valid, concentration, 1.0), np.where(valid, scale, 0.0)
+    rate = rng.standard_gamma(shape)
+    rate *= drawn_scale
+    drawable = valid & (rate <= LARGEST_RATE)
+    if drawable.all():
         return rng.poisson(rate)
-    if valid.all():
-        undrawable = np.iinfo(np.int64).max
-    drawable &= valid
-    return np.where(drawable, rng.poisson(np.where(drawable, rate, 0.0)), undrawable)
+    counts = rng.poisson(np.where(drawable, rate, 0.0))
+    return np.where(drawable, counts, np.where(np.isnan(scale), -1, np.iinfo(np.int64).max))
 
 
 class HostNegativeBinomial2(NegativeBinomial2):
@@ -62,6 +60,7 @@ class HostNegativeBinomial2(NegativeBinomial2):
         halves = jnp.stack([words >> 16, words & 0xFFFF], axis=-1).ravel()
         packed = jnp.concatenate([halves.astype(real), jnp.broadcast_to(self.concentration, shape).ravel(),
                                   jnp.broadcast_to(1 / self.rate, shape).ravel()]).astype(real)
+        halves_size = halves.size
 
         def draw(packed):
             packed = np.asarray(packed)
@@ -69,5 +68,4 @@ class HostNegativeBinomial2(NegativeBinomial2):
             concentration, scale = packed[halves_size:].reshape(2, *shape)
             return host_draws((halves[0::2] << 16) | halves[1::2], concentration, scale).astype(dtype)
 
-        halves_size = halves.size
         return jax.pure_callback(draw, jax.ShapeDtypeStruct(shape, dtype), packed, vmap_method="sequential")

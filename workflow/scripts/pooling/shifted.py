@@ -22,7 +22,8 @@ from .families import log_rising, softplus_from_exp
 
 
 def shifted(family, rows, eta, aux):
-    kind = {"identity": _Direct, "log": _Counts, "logit": _Trials}[family.link]
+    kind = {"identity": _Direct, "logit": _Trials}.get(family.link)
+    kind = kind or (_NegativeBinomial if "alpha" in family.auxiliary else _Poisson)
     return kind(family, rows, np.asarray(eta, dtype=float), aux)
 
 
@@ -60,35 +61,41 @@ class _Shifted:
         return softplus_from_exp(self.exp(shift), lambda: self.x + shift[:, self.rows.group])
 
 
-class _Counts(_Shifted):
-    """Log link. Poisson: y (eta + s) - exp(eta) exp(s) - lgamma(y + 1). Negative
-    binomial with r = exp(eta - log alpha) (mean / alpha): lgamma(y + alpha) -
-    lgamma(alpha) - lgamma(y + 1) + y (eta - log alpha + s) - (y + alpha) log1p(r exp(s))."""
+class _Poisson(_Shifted):
+    """y (eta + s) - exp(eta) exp(s) - lgamma(y + 1)."""
+
+    def __init__(self, family, rows, eta, aux):
+        super().__init__(rows, eta)
+        self.base = rows.total(rows.y * eta - special.gammaln(rows.y + 1))
+
+    def log_density(self, shift):
+        terms = self.exp(shift)
+        terms *= -1.0
+        return self.rows.total(terms) + self.base + shift * self.y_total
+
+    def score(self, shift):
+        mean = self.rows.total(self.exp(shift))
+        return self.y_total - mean, mean
+
+
+class _NegativeBinomial(_Shifted):
+    """With r = exp(eta - log alpha) (mean / alpha): lgamma(y + alpha) - lgamma(alpha) -
+    lgamma(y + 1) + y (eta - log alpha + s) - (y + alpha) log1p(r exp(s))."""
 
     def __init__(self, family, rows, eta, aux):
         y = rows.y
-        self.alpha = None if family.name == "poisson" else np.asarray(aux["alpha"], dtype=float)
-        if self.alpha is None:
-            super().__init__(rows, eta)
-            self.base = rows.total(y * eta - special.gammaln(y + 1))
-        else:
-            super().__init__(rows, eta - np.log(self.alpha))
-            self.base = rows.total(y * self.x + log_rising(y, self.alpha) - special.gammaln(y + 1))
-            self.weight = -(y + self.alpha)
+        self.alpha = np.asarray(aux["alpha"], dtype=float)
+        super().__init__(rows, eta - np.log(self.alpha))
+        self.base = rows.total(y * self.x + log_rising(y, self.alpha) - special.gammaln(y + 1))
+        self.weight = -(y + self.alpha)
 
     def log_density(self, shift):
-        if self.alpha is None:
-            terms = self.exp(shift)
-            terms *= -1.0
-        else:
-            terms = self.softplus(shift)
-            terms *= self.weight
+        terms = self.softplus(shift)
+        terms *= self.weight
         return self.rows.total(terms) + self.base + shift * self.y_total
 
     def score(self, shift):
         r = self.exp(shift)
-        if self.alpha is None:
-            return self.y_total - self.rows.total(r), self.rows.total(r)
         y = self.rows.y
         return self.rows.total((y - self.alpha * r) / (1 + r)), self.rows.total(self.alpha * r / (1 + r))
 
