@@ -43,26 +43,34 @@ class Chains:
         return self._fields if group_by_chain else self._flat(self._fields)
 
 
+def nuts_chain(model, args, kwargs, settings, key, fields=("diverging",)):
+    """One chain, to be traced inside a compiled program: exactly what numpyro's MCMC.run
+    does for it (the kernel's own initialisation and warmup adaptation from `key`, then
+    settings["draws"] transitions kept). Initialising inside the trace matters: numpyro's
+    initialize_model outside one runs the model op by op, compiling each operation
+    (~150 compiles, seconds). Returns ({site: (draws, ...)} with deterministic sites,
+    {field: (draws,)})."""
+    kernel = NUTS(model, target_accept_prob=settings["target_accept"],
+                  max_tree_depth=settings["max_tree_depth"])
+    state = kernel.init(key, settings["warmup"], model_args=args, model_kwargs=kwargs)
+
+    def step(s, _):
+        s = kernel.sample(s, args, kwargs)
+        return s, (s.z, {name: attrgetter(name)(s) for name in fields})
+
+    state = lax.fori_loop(0, settings["warmup"], lambda _, s: step(s, None)[0], state)
+    _, (z, kept) = lax.scan(step, state, None, length=settings["draws"])
+    return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), kept
+
+
 def run_chains(model, inputs, y, settings, key, extra_fields=()):
     """NUTS on the strategy_model `model(inputs, y=y)`: settings["chains"] chains (one
     per host device) of settings["warmup"] + settings["draws"] iterations from `key`,
     as a Chains."""
-    warmup, draws = settings["warmup"], settings["draws"]
     fields = ("diverging", *extra_fields)
 
     def one_chain(chain_key, priors, data, response):
-        kernel = NUTS(with_priors(model, priors), target_accept_prob=settings["target_accept"],
-                      max_tree_depth=settings["max_tree_depth"])
-        args, kwargs = (data,), {"y": response}
-        state = kernel.init(chain_key, warmup, model_args=args, model_kwargs=kwargs)
-
-        def step(s, _):
-            s = kernel.sample(s, args, kwargs)
-            return s, (s.z, {name: attrgetter(name)(s) for name in fields})
-
-        state = lax.fori_loop(0, warmup, lambda _, s: step(s, None)[0], state)
-        _, (z, kept) = lax.scan(step, state, None, length=draws)
-        return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), kept
+        return nuts_chain(with_priors(model, priors), (data,), {"y": response}, settings, chain_key, fields)
 
     keys = jax.random.split(key, settings["chains"])
     if jax.local_device_count() >= settings["chains"]:

@@ -69,12 +69,25 @@ def draws_per_chain(settings):
     return math.ceil(settings["draws"] * settings["thin"] / settings["chains"])
 
 
-def _simulate(model, data, key):
-    """The prior's latent values and a y drawn given them."""
-    trace = handlers.trace(handlers.seed(model, key)).get_trace(data)
-    truth = {name: site["value"] for name, site in trace.items()
-             if site["type"] in ("sample", "deterministic") and name != "y"}
-    return truth, np.asarray(trace["y"]["value"])
+def _simulate(model, data, keys):
+    """For each key, the prior's latent values and a y drawn given them: ({site: (S,
+    ...)}, (S, N)), in one compiled program (op by op, ~90 ms a simulation)."""
+    def one(key):
+        trace = handlers.trace(handlers.seed(model, key)).get_trace(data)
+        truth = {name: site["value"] for name, site in trace.items()
+                 if site["type"] in ("sample", "deterministic") and name != "y"}
+        return truth, trace["y"]["value"]
+
+    truths, ys = jax.jit(jax.vmap(one))(keys)
+    return jax.device_get(truths), np.asarray(ys)
+
+
+def _log_lik(model, data, truths, ys):
+    """Each simulation's log-likelihood at its truth: (S,)."""
+    def one(truth, y):
+        return log_likelihood(model, jax.tree.map(lambda v: v[None], truth), data, y=y)["y"].sum()
+
+    return np.asarray(jax.jit(jax.vmap(one))(truths, ys))
 
 
 def _value(samples, quantity):
@@ -109,21 +122,18 @@ def run(strategy, groups, group_size, priors, settings, simulations, seed, fit_p
     parameterization = settings.get("parameterization", "noncentered")
     simulator = _model(strategy, prepared, priors, parameterization, family)
     fitted = _model(strategy, prepared, fit_priors or priors, parameterization, family)
-    keys = [jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i)) for i in simulations]
-    truths, ys = zip(*(_simulate(simulator, data, key) for key, _ in keys))
+    keys = np.stack([jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i)) for i in simulations])
+    truths, ys = _simulate(simulator, data, keys[:, 0])
+    true_log_lik = _log_lik(fitted, data, truths, ys)
     per_chain = draws_per_chain(settings)
-    n = len(ys)
-    batch = jax.tree.map(lambda a: np.stack([a] * n), data)
-    samples = sample_many(fitted, (batch,), np.array(ys), {**settings, "draws": per_chain},
-                          keys=np.stack([key for _, key in keys]))
+    batch = jax.tree.map(lambda a: np.stack([a] * len(ys)), data)
+    samples = sample_many(fitted, (batch,), ys, {**settings, "draws": per_chain}, keys=keys[:, 1])
     keep = slice(0, per_chain * settings["chains"], settings["thin"])
     ranked = quantities(strategy, family, prepared)
     rows = []
-    for k, (i, truth, y) in enumerate(zip(simulations, truths, ys)):
-        true_log_lik = log_likelihood(fitted, {p: v[None] for p, v in truth.items()},
-                                      data, y=y)["y"].sum()
-        values = {q: (_value(samples, q)[k], _value(truth, q)) for q in ranked}
-        values[LOG_LIK] = (samples[LOG_LIK][k].sum(-1), true_log_lik)
+    for k, i in enumerate(simulations):
+        values = {q: (_value(samples, q)[k], _value(truths, q)[k]) for q in ranked}
+        values[LOG_LIK] = (samples[LOG_LIK][k].sum(-1), true_log_lik[k])
         for quantity, (draws, true) in values.items():
             kept = draws[keep][: settings["draws"]]
             chains = draws.reshape(settings["chains"], per_chain)
