@@ -122,7 +122,8 @@ def run(strategy, groups, group_size, priors, settings, simulations, seed, fit_p
     parameterization = settings.get("parameterization", "noncentered")
     simulator = _model(strategy, prepared, priors, parameterization, family)
     fitted = _model(strategy, prepared, fit_priors or priors, parameterization, family)
-    keys = np.stack([jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i)) for i in simulations])
+    keys = np.asarray(jax.vmap(lambda i: jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), i)))(
+        np.asarray(simulations, dtype=np.uint32)))
     truths, ys = _simulate(simulator, data, keys[:, 0])
     true_log_lik = _log_lik(fitted, data, truths, ys)
     per_chain = draws_per_chain(settings)
@@ -130,11 +131,12 @@ def run(strategy, groups, group_size, priors, settings, simulations, seed, fit_p
     samples = sample_many(fitted, (batch,), ys, {**settings, "draws": per_chain}, keys=keys[:, 1])
     keep = slice(0, per_chain * settings["chains"], settings["thin"])
     ranked = quantities(strategy, family, prepared)
+    values = {q: (_value(samples, q), _value(truths, q)) for q in ranked}
+    values[LOG_LIK] = (samples[LOG_LIK].sum(-1), true_log_lik)
     rows = []
     for k, i in enumerate(simulations):
-        values = {q: (_value(samples, q)[k], _value(truths, q)[k]) for q in ranked}
-        values[LOG_LIK] = (samples[LOG_LIK][k].sum(-1), true_log_lik[k])
-        for quantity, (draws, true) in values.items():
+        for quantity, (all_draws, all_true) in values.items():
+            draws, true = all_draws[k], all_true[k]
             kept = draws[keep][: settings["draws"]]
             chains = draws.reshape(settings["chains"], per_chain)
             rows.append({
