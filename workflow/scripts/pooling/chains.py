@@ -14,6 +14,7 @@ import logging
 from operator import attrgetter
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from numpyro.infer import NUTS
@@ -48,19 +49,29 @@ def nuts_chain(model, args, kwargs, settings, key, fields=("diverging",)):
     does for it (the kernel's own initialisation and warmup adaptation from `key`, then
     settings["draws"] transitions kept). Initialising inside the trace matters: numpyro's
     initialize_model outside one runs the model op by op, compiling each operation
-    (~150 compiles, seconds). Returns ({site: (draws, ...)} with deterministic sites,
-    {field: (draws,)})."""
+    (~150 compiles, seconds). Warmup and draws are one loop over one transition, as in
+    numpyro's fori_collect: the kernel adapts by its own iteration count, and a loop
+    for each phase compiled the whole NUTS transition twice (eight schools' sampling
+    program 5.5 -> 3.9 s to compile, the same draws). Returns ({site: (draws, ...)}
+    with deterministic sites, {field: (draws,)})."""
     kernel = NUTS(model, target_accept_prob=settings["target_accept"],
                   max_tree_depth=settings["max_tree_depth"])
     state = kernel.init(key, settings["warmup"], model_args=args, model_kwargs=kwargs)
 
-    def step(s, _):
-        s = kernel.sample(s, args, kwargs)
-        return s, (s.z, {name: attrgetter(name)(s) for name in fields})
+    warmup, draws = settings["warmup"], settings["draws"]
 
-    state = lax.fori_loop(0, settings["warmup"], lambda _, s: step(s, None)[0], state)
-    _, (z, kept) = lax.scan(step, state, None, length=settings["draws"])
-    return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), kept
+    def kept(s):
+        return s.z, {name: attrgetter(name)(s) for name in fields}
+
+    def step(i, carry):
+        s, buffers = carry
+        s = kernel.sample(s, args, kwargs)
+        at = jnp.maximum(i - warmup, 0)  # warmup transitions overwrite slot 0 until the first draw
+        return s, jax.tree.map(lambda buffer, value: buffer.at[at].set(value), buffers, kept(s))
+
+    empty = jax.tree.map(lambda v: jnp.zeros((draws, *jnp.shape(v)), jnp.result_type(v)), kept(state))
+    _, (z, fields) = lax.fori_loop(0, warmup + draws, step, (state, empty))
+    return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), fields
 
 
 def run_chains(model, inputs, y, settings, key, extra_fields=()):
