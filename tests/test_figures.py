@@ -1,5 +1,5 @@
-"""Every figure the workflow draws for a dataset (diagnose, plot_shrinkage,
-plot_comparison) on a constant response (issue #12), whose fits have almost no
+"""Every figure the workflow draws for a dataset (the diagnose and plot_comparison
+jobs) on a constant response (issue #12), whose fits have almost no
 posterior spread, and the unchanged figures of ordinary data; then, on small fits built
 by hand for each likelihood family, what the figures draw: the discrete predictive
 checks, shrinkage against each group's precision, and estimates on the response scale."""
@@ -411,7 +411,7 @@ def nested_slopes_fit(tmp_path_factory):
     """Partial pooling's posterior of rows in 2 casks in each of 3 batches, a slope of x
     varying over both, built by hand (random draws, no sampling) with the names, dims,
     coords and attrs pooling.hierarchy gives a fit, and read back from NetCDF as
-    plot_group_level.py reads it."""
+    the diagnose job reads it."""
     from pooling import hierarchy
     from pooling.fitfile import open_fit
 

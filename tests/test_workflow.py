@@ -110,6 +110,44 @@ def test_second_dry_run_has_nothing_to_do(run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def planned_jobs(dry_run_stdout):
+    """{(rule, dataset): set of output files} of a dry run's jobs."""
+    jobs, rule = {}, None
+    for line in dry_run_stdout.splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule = line[len("rule "):-1]
+        elif line.startswith("output:") and rule is not None:
+            outputs = {part.strip() for part in line[len("output:"):].split(",")}
+            dataset = next(iter(outputs)).split("/")[1]
+            jobs[rule, dataset] = outputs
+    return jobs
+
+
+def test_one_diagnose_job_per_dataset_makes_what_its_strategies_show(workdir):
+    """A dataset's gates, traces, predictive checks, shrinkage and group-level figures
+    come from one job, whose rule depends on the dataset's `strategies`: shrinkage needs
+    no and partial pooling, the group-level figure partial pooling."""
+    config = read_config(workdir)
+    entry = config["datasets"]["eight_schools"]
+    config["datasets"] = {"all": entry, "partial": {**entry, "strategies": ["partial_pooling"]},
+                          "unpooled": {**entry, "strategies": ["complete_pooling", "no_pooling"]}}
+    write_config(workdir, config)
+    jobs = planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
+
+    def made(dataset, strategies, figures):
+        names = [f"figures/{kind}_{s}" for s in strategies for kind in ("ppc", "trace")] + \
+                [f"figures/{figure}" for figure in figures]
+        return ({f"results/{dataset}/diagnostics/{s}.csv" for s in strategies}
+                | {f"results/{dataset}/{name}.{ext}" for name in names for ext in ("png", "pdf")})
+
+    assert {key: outputs for key, outputs in jobs.items() if key[0].startswith("diagnose")} == {
+        ("diagnose", "all"): made("all", STRATEGIES, ["shrinkage", "group_level"]),
+        ("diagnose_partial", "partial"): made("partial", ["partial_pooling"], ["group_level"]),
+        ("diagnose_no_complete", "unpooled"): made("unpooled", ["no_pooling", "complete_pooling"], []),
+    }
+
+
 def test_changing_one_datasets_draws_reruns_only_that_dataset(run):
     config = read_config(run)
     config["datasets"]["eight_schools"]["draws"] = 200

@@ -37,6 +37,59 @@ def get_strategies(dataset):
     return [s for s in STRATEGIES if s in get_setting(dataset, "strategies")]
 
 
+def get_strategy_sets():
+    """{strategies: datasets that fit exactly those}, in config order."""
+    sets = {}
+    for dataset in DATASETS:
+        sets.setdefault(tuple(get_strategies(dataset)), []).append(dataset)
+    return sets
+
+
+def get_diagnose_rule_name(chosen):
+    """`diagnose` for datasets that fit every strategy, e.g. `diagnose_no_partial` else."""
+    if list(chosen) == list(STRATEGIES):
+        return "diagnose"
+    return "_".join(["diagnose", *(strategy.removesuffix("_pooling") for strategy in chosen)])
+
+
+def get_diagnose_outputs(chosen):
+    """The diagnose job's outputs for datasets that fit the strategies `chosen`, named
+    as pooling.diagnostics.check_fits reads them: `table_`, `ppc_` and `trace_<strategy>`
+    per fit, `shrinkage` (no and partial pooling) and `group_level` (partial pooling),
+    each figure with its PDF beside it (`<name>_pdf`)."""
+    outputs = {}
+    figures = {}
+    for strategy in chosen:
+        outputs[f"table_{strategy}"] = report(
+            f"results/{{dataset}}/diagnostics/{strategy}.csv",
+            caption="../report/diagnostics.rst",
+            category="{dataset}",
+            subcategory="Diagnostics",
+            labels={"strategy": strategy, "output": "convergence gates"},
+        )
+        figures[f"ppc_{strategy}"] = ("ppc", "Figures", strategy, "posterior predictive check")
+        figures[f"trace_{strategy}"] = ("trace", "Diagnostics", strategy, "trace and rank plots")
+    if {"no_pooling", "partial_pooling"} <= set(chosen):
+        figures["shrinkage"] = ("shrinkage", "Figures", "no vs partial", "shrinkage")
+    if "partial_pooling" in chosen:
+        figures["group_level"] = (
+            "group_level",
+            "Figures",
+            "partial pooling",
+            "group-level parameters",
+        )
+    for name, (caption, subcategory, strategy, shows) in figures.items():
+        outputs[name] = report(
+            f"results/{{dataset}}/figures/{name}.png",
+            caption=f"../report/{caption}.rst",
+            category="{dataset}",
+            subcategory=subcategory,
+            labels={"strategy": strategy, "output": shows},
+        )
+        outputs[f"{name}_pdf"] = f"results/{{dataset}}/figures/{name}.pdf"
+    return outputs
+
+
 def get_simulate_design(wildcards):
     """The simulate design, in the dataset's family (gaussian designs keep their params)."""
     design = dict(config["datasets"][wildcards.dataset]["simulate"])

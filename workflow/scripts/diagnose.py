@@ -1,12 +1,10 @@
 from pooling.logs import logged
 
 with logged(snakemake.log[0]):
-    from pooling.diagnostics import check_fit
+    from pooling.diagnostics import check_fits
 
-    check_fit(
-        snakemake.input[0],
-        snakemake.output.table,
-        ppc=snakemake.output.ppc,
-        trace=snakemake.output.trace,
+    check_fits(
+        dict(snakemake.input.items()),
+        dict(snakemake.output.items()),
         dataset=snakemake.wildcards.dataset,
     )
