@@ -92,19 +92,25 @@ def check_fits(fits, outputs, dataset):
     `ppc_<strategy>`, and, where present, the shrinkage figure (no against partial
     pooling) at `shrinkage` and the group-level figure (partial pooling) at
     `group_level`. Every figure writes its PDF beside its PNG; other names (the PDFs)
-    are left to that."""
+    are left to that.
+
+    Each fit is opened for its own outputs and let go before the next: xarray keeps
+    what a lazily opened file has read, and a large fit's predictive draws are
+    hundreds of MB, so the job's peak memory stays that of one fit, as when each fit
+    had its own job."""
     from . import figures
 
-    idatas = {strategy: open_fit(path) for strategy, path in fits.items()}
-    for strategy, idata in idatas.items():
+    for strategy, path in fits.items():
+        idata = open_fit(path)
         diagnose_to_csv(idata, outputs[f"table_{strategy}"])
         title = f"{dataset}, {figures.strategy_label(strategy)}"
         figures.posterior_predictive(idata, outputs[f"ppc_{strategy}"], title)
         figures.rank_trace(idata, outputs[f"trace_{strategy}"], title)
+        del idata
     if "shrinkage" in outputs:
-        figures.shrinkage(idatas["no_pooling"], idatas["partial_pooling"], outputs["shrinkage"])
+        figures.shrinkage(open_fit(fits["no_pooling"]), open_fit(fits["partial_pooling"]), outputs["shrinkage"])
     if "group_level" in outputs:
-        figures.group_level(idatas["partial_pooling"], outputs["group_level"])
+        figures.group_level(open_fit(fits["partial_pooling"]), outputs["group_level"])
 
 
 def diagnose_to_csv(idata, out):
