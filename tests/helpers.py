@@ -3,6 +3,7 @@ import: JAX is configured by conftest, not here)."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,14 +67,24 @@ def read_config(workdir):
         return yaml.safe_load(handle)
 
 
-def planned_outputs(dry_run_stdout):
-    """Output files of every job a dry run would execute."""
-    outputs = set()
+def planned_jobs(dry_run_stdout):
+    """[(rule, output files)] of every job a dry run would execute, each under the
+    header a dry run prints for it (`rule fit:`, `checkpoint prepare_data:`,
+    `localrule all:`)."""
+    jobs, rule = [], None
     for line in dry_run_stdout.splitlines():
         line = line.strip()
-        if line.startswith("output:"):
-            outputs.update(part.strip() for part in line[len("output:"):].split(","))
-    return outputs
+        header = re.fullmatch(r"(?:local)?(?:rule|checkpoint) (\S+):", line)
+        if header:
+            rule = header[1]
+        elif line.startswith("output:"):
+            jobs.append((rule, {part.strip() for part in line[len("output:"):].split(",")}))
+    return jobs
+
+
+def planned_outputs(dry_run_stdout):
+    """Output files of every job a dry run would execute."""
+    return set().union(*(outputs for _, outputs in planned_jobs(dry_run_stdout)))
 
 
 def write_series(rows, path):

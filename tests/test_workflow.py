@@ -12,7 +12,7 @@ import pytest
 
 from pooling.data import sha256
 
-from helpers import planned_outputs, read_config, snakemake, write_config
+from helpers import planned_jobs, planned_outputs, read_config, snakemake, write_config
 
 STRATEGIES = ["no_pooling", "complete_pooling", "partial_pooling"]
 GROUPS = {"posterior", "sample_stats", "log_likelihood", "posterior_predictive",
@@ -110,20 +110,6 @@ def test_second_dry_run_has_nothing_to_do(run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def planned_jobs(dry_run_stdout):
-    """{(rule, dataset): set of output files} of a dry run's jobs."""
-    jobs, rule = {}, None
-    for line in dry_run_stdout.splitlines():
-        line = line.strip()
-        if line.startswith("rule ") and line.endswith(":"):
-            rule = line[len("rule "):-1]
-        elif line.startswith("output:") and rule is not None:
-            outputs = {part.strip() for part in line[len("output:"):].split(",")}
-            dataset = next(iter(outputs)).split("/")[1]
-            jobs[rule, dataset] = outputs
-    return jobs
-
-
 def test_one_diagnose_job_per_dataset_makes_what_its_strategies_show(workdir):
     """A dataset's gates, traces, predictive checks, shrinkage and group-level figures
     come from one job, whose rule depends on the dataset's `strategies`: shrinkage needs
@@ -133,7 +119,11 @@ def test_one_diagnose_job_per_dataset_makes_what_its_strategies_show(workdir):
     config["datasets"] = {"all": entry, "partial": {**entry, "strategies": ["partial_pooling"]},
                           "unpooled": {**entry, "strategies": ["complete_pooling", "no_pooling"]}}
     write_config(workdir, config)
-    jobs = planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
+    planned = [(rule, next(iter(outputs)).split("/")[1], outputs)
+               for rule, outputs in planned_jobs(snakemake(workdir, "-n", "--cores", "2").stdout)
+               if rule.startswith("diagnose")]
+    jobs = {(rule, dataset): outputs for rule, dataset, outputs in planned}
+    assert len(jobs) == len(planned)  # one diagnose job per dataset
 
     def made(dataset, strategies, figures):
         names = [f"figures/{kind}_{s}" for s in strategies for kind in ("ppc", "trace")] + \
@@ -141,7 +131,7 @@ def test_one_diagnose_job_per_dataset_makes_what_its_strategies_show(workdir):
         return ({f"results/{dataset}/diagnostics/{s}.csv" for s in strategies}
                 | {f"results/{dataset}/{name}.{ext}" for name in names for ext in ("png", "pdf")})
 
-    assert {key: outputs for key, outputs in jobs.items() if key[0].startswith("diagnose")} == {
+    assert jobs == {
         ("diagnose", "all"): made("all", STRATEGIES, ["shrinkage", "group_level"]),
         ("diagnose_partial", "partial"): made("partial", ["partial_pooling"], ["group_level"]),
         ("diagnose_no_complete", "unpooled"): made("unpooled", ["no_pooling", "complete_pooling"], []),

@@ -69,7 +69,7 @@ def get_diagnose_outputs(chosen):
         )
         figures[f"ppc_{strategy}"] = ("ppc", "Figures", strategy, "posterior predictive check")
         figures[f"trace_{strategy}"] = ("trace", "Diagnostics", strategy, "trace and rank plots")
-    if {"no_pooling", "partial_pooling"} <= set(chosen):
+    if has_shrinkage(chosen):
         figures["shrinkage"] = ("shrinkage", "Figures", "no vs partial", "shrinkage")
     if "partial_pooling" in chosen:
         figures["group_level"] = (
@@ -190,12 +190,9 @@ def get_fits(wildcards):
     )
 
 
-def get_fit(wildcards, strategy):
-    return f"results/{wildcards.dataset}/fits/{strategy}.nc"
-
-
-def has_shrinkage(dataset):
-    return {"no_pooling", "partial_pooling"} <= set(get_strategies(dataset))
+def has_shrinkage(strategies):
+    """Whether fits of `strategies` make the shrinkage figure (no against partial pooling)."""
+    return {"no_pooling", "partial_pooling"} <= set(strategies)
 
 
 def get_dataset_outputs(dataset):
@@ -224,7 +221,7 @@ def get_dataset_outputs(dataset):
             f"results/{dataset}/figures/ppc_{strategy}.png",
             f"results/{dataset}/figures/trace_{strategy}.png",
         ]
-    if has_shrinkage(dataset):
+    if has_shrinkage(strategies):
         outputs.append(f"results/{dataset}/figures/shrinkage.png")
     if "partial_pooling" in strategies:
         outputs.append(f"results/{dataset}/figures/group_level.png")

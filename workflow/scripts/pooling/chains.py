@@ -54,11 +54,10 @@ def nuts_chain(model, args, kwargs, settings, key, fields=("diverging",)):
     for each phase compiled the whole NUTS transition twice (eight schools' sampling
     program 5.5 -> 3.9 s to compile, the same draws). Returns ({site: (draws, ...)}
     with deterministic sites, {field: (draws,)})."""
+    warmup, draws = settings["warmup"], settings["draws"]
     kernel = NUTS(model, target_accept_prob=settings["target_accept"],
                   max_tree_depth=settings["max_tree_depth"])
-    state = kernel.init(key, settings["warmup"], model_args=args, model_kwargs=kwargs)
-
-    warmup, draws = settings["warmup"], settings["draws"]
+    state = kernel.init(key, warmup, model_args=args, model_kwargs=kwargs)
 
     def kept(s):
         return s.z, {name: attrgetter(name)(s) for name in fields}
