@@ -11,7 +11,8 @@ shapes, new seed) against a bare import of jax, numpyro and arviz; simulation-ba
 calibration (`snakemake --cores 2 sbc`, shipped design: 200 simulations for each of
 the three strategies) as simulations per minute; radon partial pooling's bulk ESS of
 tau per second of the fit job (cold, and on a shape already fitted) against nutpie
-(needs bench/.venv, see bench/requirements.txt; this also rewrites bench/phases.csv);
+(needs bench/.venv, see bench/requirements.txt; this also rewrites bench/phases.csv),
+and the same for 1,000 simulated groups of 20 rows;
 the compare job at 10^6 rows alone (bench/scaling.py --min-rows 1e6); the million-row
 fit and LOO (bench/scaling.py's series, which rewrites bench/scaling.csv); each
 likelihood family's and group structure's partial pooling at radon size
@@ -31,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RADON = ROOT.parent / "shared" / "data" / "radon" / "radon_mn.csv"
+# 1,000 groups of 20 rows drawn from radon-like truths (log scale: mu, tau, sigma)
+THOUSAND_GROUPS = {"groups": 1000, "group_sizes": 20, "mu": 1.3, "tau": 0.35, "sigma": 0.75}
 sys.path.insert(0, str(ROOT / "tests"))
 
 import pandas as pd  # noqa: E402
@@ -92,38 +95,60 @@ def sbc_rows(workdir):
              simulations / (seconds / 60), "report")]
 
 
-def radon_fit_jobs():
-    """Radon partial pooling as the workflow fits it (4 chains x 1000 + 1000, the shipped
-    sampler settings): the fit job's seconds (Snakemake's benchmark) and the fit's bulk
-    ESS of tau, first with an empty compile cache, then on the same homes in another
-    order: new data of a shape already fitted, which the cache serves."""
+def fit_jobs(datasets, prepare=None, then=None):
+    """Partial pooling of each of `datasets` ({name: dataset entry}) as the workflow fits
+    it (4 chains x 1000 + 1000, the shipped sampler settings), one after another with one
+    compile cache, empty at the first: ([(the fit job's seconds (Snakemake's benchmark),
+    the fit's bulk ESS of tau)], what then(workdir) returns). `prepare(workdir)` writes
+    their files."""
     import arviz as az
 
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = copy_workflow(Path(tmp))
-        table = pd.read_csv(RADON)
-        table.to_csv(workdir / "resources" / "radon.csv", index=False)
-        table.sample(frac=1, random_state=1).to_csv(workdir / "resources" / "radon_reordered.csv", index=False)
+        if prepare:
+            prepare(workdir)
         config = read_config(workdir)
         config.update(chains=4, warmup=1000, draws=1000, compile_cache=str(workdir / "jax-cache"))
-        config["datasets"] = {name: {"path": f"resources/{name}.csv", "response": "log_radon", "group": "county",
-                                     "strategies": ["partial_pooling"]} for name in ("radon", "radon_reordered")}
+        config["datasets"] = {name: {**entry, "strategies": ["partial_pooling"]} for name, entry in datasets.items()}
         write_config(workdir, config)
-        for name in config["datasets"]:
+        for name in datasets:
             timed([*SNAKEMAKE, "--cores", "4", f"results/{name}/fits/partial_pooling.nc"], workdir)
             seconds, _ = benchmark(workdir, f"benchmarks/{name}/fit/partial_pooling.tsv")
             fit = az.from_netcdf(workdir / "results" / name / "fits" / "partial_pooling.nc")
             figures.append((seconds, float(az.ess(fit, var_names=["tau"], method="bulk")["tau"])))
-    return figures
+        return figures, then and then(workdir)
+
+
+def radon_fit_jobs():
+    """Radon's fit job with an empty compile cache, then on the same homes in another
+    order: new data of a shape already fitted, which the cache serves."""
+    def prepare(workdir):
+        table = pd.read_csv(RADON)
+        table.to_csv(workdir / "resources" / "radon.csv", index=False)
+        table.sample(frac=1, random_state=1).to_csv(workdir / "resources" / "radon_reordered.csv", index=False)
+
+    entries = {name: {"path": f"resources/{name}.csv", "response": "log_radon", "group": "county"}
+               for name in ("radon", "radon_reordered")}
+    return fit_jobs(entries, prepare)[0]
+
+
+def nutpie_process(path, *columns):
+    """nutpie's whole process on a CSV (bench/nutpie_fit.py in bench/.venv): the second
+    of two, as the first in a new environment compiles for ~7 s more."""
+    python = ROOT / "bench" / ".venv" / "bin" / "python"
+    for _ in range(2):
+        result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_fit.py"), str(path), *columns],
+                                check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def nutpie_rows(workdir):
-    """Radon partial pooling, bulk ESS of tau per second: the workflow's fit job, cold and
-    on a shape already fitted (radon_fit_jobs), against nutpie's whole process
-    (bench/nutpie_radon.py in bench/.venv), the second of two nutpie processes (the first
-    in a new environment compiles for ~7 s more); and warmup + sampling alone, numpyro's
-    as profiled by bench/phases.py (which also rewrites bench/phases.csv)."""
+    """Bulk ESS of tau per second, the workflow's partial-pooling fit job against
+    nutpie's whole process: radon, cold and on a shape already fitted (radon_fit_jobs),
+    with warmup + sampling alone, numpyro's as profiled by bench/phases.py (which also
+    rewrites bench/phases.csv); and 1,000 simulated groups of 20 rows, cold and on
+    new data of that shape (another simulation seed)."""
     python = ROOT / "bench" / ".venv" / "bin" / "python"
     if not python.exists():
         print("skipping nutpie: create bench/.venv from bench/requirements.txt", file=sys.stderr)
@@ -135,17 +160,24 @@ def nutpie_rows(workdir):
         radon = next(r for r in csv.DictReader(handle) if r["dataset"] == "radon")
     sampling = float(radon["sampling_s"]) + float(radon["warmup_s"])
     ess = float(radon["ess_bulk_per_s_tau"]) * float(radon["sampling_s"])
-    for _ in range(2):  # the first run in a new environment fills numba's cache: time the second
-        result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_radon.py"), str(RADON)],
-                                check=True, capture_output=True, text=True)
-    nutpie = json.loads(result.stdout.strip().splitlines()[-1])
+    nutpie = nutpie_process(RADON)
     per_second = nutpie["ess_bulk_tau"] / nutpie["wall_s"]
+    thousand = {f"groups1000_{seed}": {"simulate": {**THOUSAND_GROUPS, "seed": seed}, "response": "y",
+                                       "group": "group"} for seed in (1, 2)}
+    first = next(iter(thousand))
+    large, large_nutpie = fit_jobs(thousand, then=lambda workdir: nutpie_process(
+        workdir / "results" / first / "simulated" / "data.csv", "y", "group"))
+    large_per_second = large_nutpie["ess_bulk_tau"] / large_nutpie["wall_s"]
+    cases = ("compile cache empty", "a shape already fitted")
     return [
         *[(f"radon partial pooling ESS(tau)/s, whole fit job, {how}: numpyro / nutpie", seconds, nutpie["wall_s"],
            (job_ess / seconds) / per_second, ">= 2")
-          for how, (seconds, job_ess) in zip(("compile cache empty", "a shape already fitted"), jobs)],
+          for how, (seconds, job_ess) in zip(cases, jobs)],
         ("radon partial pooling ESS(tau)/s, warmup + sampling only: numpyro / nutpie", sampling,
          nutpie["sampling_s"], (ess / sampling) / (nutpie["ess_bulk_tau"] / nutpie["sampling_s"]), "report"),
+        *[(f"1,000 groups / 20,000 rows partial pooling ESS(tau)/s, whole fit job, {how}: numpyro / nutpie",
+           seconds, large_nutpie["wall_s"], (job_ess / seconds) / large_per_second, ">= 1")
+          for how, (seconds, job_ess) in zip(cases, large)],
     ]
 
 

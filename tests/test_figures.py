@@ -1,8 +1,10 @@
-"""Every figure the workflow draws for a dataset (the diagnose and plot_comparison
+"""Every figure the workflow draws for a dataset (the diagnose and compare
 jobs) on a constant response (issue #12), whose fits have almost no
 posterior spread, and the unchanged figures of ordinary data; then, on small fits built
 by hand for each likelihood family, what the figures draw: the discrete predictive
 checks, shrinkage against each group's precision, and estimates on the response scale."""
+
+import json
 
 import arviz as az
 import numpy as np
@@ -13,10 +15,9 @@ from matplotlib.image import imread
 from scipy import special
 
 from pooling import figures
-from pooling.compare import load_fits, loo, loo_table
+from pooling.compare import compare_fits, load_fits
 from pooling.data import load_prepared, prepare
 from pooling.fit import sample
-from pooling.logo import logo_tables
 
 SETTINGS = dict(chains=2, warmup=100, draws=100, target_accept=0.95, seed=1,
                 max_tree_depth=10, parameterization="noncentered", priors={})
@@ -33,8 +34,10 @@ def fit(directory, y, strategies):
     data = load_prepared(directory / "prepared.csv")
     paths = []
     for strategy in strategies:
-        idata, _ = sample(data, strategy, SETTINGS)
-        idata.attrs = {"strategy": strategy}
+        idata, priors = sample(data, strategy, SETTINGS)
+        idata.attrs = {"strategy": strategy,  # and the priors, as pooling.fit.provenance keeps them
+                       "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
+                       "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()})}
         paths.append(directory / f"{strategy}.nc")
         idata.to_netcdf(paths[-1])
     return load_fits(paths)
@@ -59,19 +62,12 @@ def constant(tmp_path_factory):
     fits = fit(directory, np.full(12, CONSTANT), STRATEGIES)
     drawn = draw_fit_figures(fits, directory, "flat")
     pngs = {name: png for name, (png, _) in drawn.items()}
-    # compare.py, then plot_comparison.py reading its CSVs back
-    loo_table({name: loo(idata) for name, idata in fits.items()}).to_csv(directory / "loo.csv")
-    summary, groups = logo_tables(fits)
-    summary.to_csv(directory / "logo.csv")
-    groups.to_csv(directory / "logo_groups.csv", index=False)
-    pngs["forest"] = directory / "forest.png"
-    figures.forest(fits, pngs["forest"])
-    pngs["loo"] = directory / "loo_compare.png"
-    figures.loo_comparison(pd.read_csv(directory / "loo.csv", index_col=0), pngs["loo"])
-    pngs["logo"] = directory / "logo_compare.png"
-    figures.logo_comparison(pd.read_csv(directory / "logo.csv", index_col=0),
-                            pd.read_csv(directory / "logo_groups.csv", dtype={"group": str}),
-                            pngs["logo"])
+    # the compare job: its tables, then its figures
+    outputs = {name: directory / f"{name}.csv" for name in ("loo", "pointwise", "logo", "logo_groups", "priors")}
+    outputs.update(forest=directory / "forest.png", loo_plot=directory / "loo_compare.png",
+                   logo_plot=directory / "logo_compare.png")
+    compare_fits([directory / f"{strategy}.nc" for strategy in STRATEGIES], [], outputs)
+    pngs.update(forest=outputs["forest"], loo=outputs["loo_plot"], logo=outputs["logo_plot"])
     pngs["shrinkage"] = directory / "shrinkage.png"
     figures.shrinkage(fits["no_pooling"], fits["partial_pooling"], pngs["shrinkage"])
     return {"fits": fits, "pngs": pngs, "figures": {k: fig for k, (_, fig) in drawn.items()}}

@@ -49,8 +49,8 @@ def test_every_fit_ran_as_a_slurm_job(slurm_run):
         assert len(logs) == 1, (strategy, logs)
         slurm_id = logs[0].stem
         assert slurm_id.isdigit() and slurm_id in submitted.values()
-    # every job but `all`: prepare_data, the three fits, diagnose, compare, plot_comparison
-    assert len(submitted) == 7
+    # every job but `all`: prepare_data, the three fits, diagnose, compare
+    assert len(submitted) == 6
 
 
 def test_outputs_are_complete(slurm_run, shipped_run):

@@ -27,6 +27,33 @@ rule compare:
             subcategory="Model comparison",
             labels={"strategy": "all", "output": "priors"},
         ),
+        forest=report(
+            "results/{dataset}/figures/forest.png",
+            caption="../report/forest.rst",
+            category="{dataset}",
+            subcategory="Figures",
+            labels={
+                "strategy": "all",
+                "output": "forest plot of group estimates (response scale)",
+            },
+        ),
+        loo_plot=report(
+            "results/{dataset}/figures/loo_compare.png",
+            caption="../report/loo_plot.rst",
+            category="{dataset}",
+            subcategory="Model comparison",
+            labels={"strategy": "all", "output": "PSIS-LOO comparison"},
+        ),
+        logo_plot=report(
+            "results/{dataset}/figures/logo_compare.png",
+            caption="../report/logo_plot.rst",
+            category="{dataset}",
+            subcategory="Model comparison",
+            labels={"strategy": "all", "output": "leave-one-group-out comparison"},
+        ),
+        forest_pdf="results/{dataset}/figures/forest.pdf",
+        loo_plot_pdf="results/{dataset}/figures/loo_compare.pdf",
+        logo_plot_pdf="results/{dataset}/figures/logo_compare.pdf",
     log:
         "logs/{dataset}/compare.log",
     benchmark:

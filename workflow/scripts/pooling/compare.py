@@ -1,4 +1,5 @@
-"""PSIS-LOO comparison of a dataset's strategies, and the priors each fit used."""
+"""PSIS-LOO and leave-one-group-out comparison of a dataset's strategies, the priors each
+fit used, and the figures of the comparison."""
 
 import json
 from concurrent.futures import ProcessPoolExecutor
@@ -144,3 +145,30 @@ def load_fits(paths):
     """{strategy: InferenceData} from NetCDF paths named <strategy>.nc."""
     fits = map(open_fit, paths)
     return {idata.attrs["strategy"]: idata for idata in fits}
+
+
+def compare_fits(fit_paths, kfold_paths, outputs, workers=1):
+    """The compare job: LOO and LOGO tables, pointwise LOO, priors, and the figures
+    drawn from those tables and fits (forest, LOO and LOGO comparison), written to
+    `outputs` ({name: path}: loo, pointwise, logo, logo_groups, priors, forest,
+    loo_plot, logo_plot; each figure writes its PDF beside its PNG). One process:
+    a separate figures job spent most of its ~7 s importing ArviZ and matplotlib
+    and reading the fits again."""
+    from . import figures
+    from .data import read_labelled
+    from .logo import logo_tables
+
+    fits = load_fits(fit_paths)
+    reffs = {name: relative_ess(idata.posterior) for name, idata in fits.items()}
+    loos = {name: loo(idata, workers, reffs[name]) for name, idata in fits.items()}
+    table = loo_table(loos)
+    table.to_csv(outputs["loo"])
+    pointwise_table(loos, next(iter(fits.values()))).to_csv(outputs["pointwise"], index=False)
+    kfold = pd.concat(map(read_labelled, kfold_paths)) if kfold_paths else None
+    summary, groups = logo_tables(fits, kfold, reffs)
+    summary.to_csv(outputs["logo"])
+    groups.to_csv(outputs["logo_groups"], index=False)
+    priors_table(fits).to_csv(outputs["priors"], index=False)
+    figures.forest(fits, outputs["forest"])
+    figures.loo_comparison(table, outputs["loo_plot"])
+    figures.logo_comparison(summary, groups, outputs["logo_plot"])

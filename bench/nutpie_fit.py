@@ -1,9 +1,11 @@
-"""Radon partial pooling (varying intercepts by county, non-centered) with nutpie on a
-PyMC model, with the priors the workflow's defaults give the same data; prints one
-JSON line: process wall seconds (imports and compilation included), sampling
-seconds and the bulk ESS of tau. Run with bench/.venv's Python (bench/requirements.txt).
+"""Gaussian partial pooling (varying intercepts, non-centered) with nutpie on a PyMC
+model, with the priors the workflow's defaults give the same data; prints one JSON
+line: process wall seconds (imports and compilation included), sampling seconds and
+the bulk ESS of tau. Run with bench/.venv's Python (bench/requirements.txt); the
+response and group columns default to radon's.
 
-    bench/.venv/bin/python bench/nutpie_radon.py ../shared/data/radon/radon_mn.csv
+    bench/.venv/bin/python bench/nutpie_fit.py ../shared/data/radon/radon_mn.csv
+    bench/.venv/bin/python bench/nutpie_fit.py results/groups1000/simulated/data.csv y group
 """
 
 import json
@@ -21,10 +23,10 @@ import pymc as pm  # noqa: E402
 CHAINS, WARMUP, DRAWS = 4, 1000, 1000
 
 
-def main(path):
+def main(path, response="log_radon", group="county"):
     table = pd.read_csv(path)
-    county, labels = pd.factorize(table["county"])
-    y = table["log_radon"].to_numpy()
+    county, labels = pd.factorize(table[group])
+    y = table[response].to_numpy()
     scale = y.std(ddof=1)
     with pm.Model(coords={"group": labels}) as model:
         # pooling.priors.default_priors: normal(mean(y), 2.5 sd(y)), exponential(1 / sd(y))
@@ -44,4 +46,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])
