@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from numpyro.infer import MCMC, NUTS
 from scipy import stats
 
@@ -106,15 +107,29 @@ def test_above_the_row_limit_a_fit_keeps_thinned_predictive_draws(fits):
     np.testing.assert_allclose(bounded.observed_data["y"], data.y, rtol=1e-6)
 
 
+def az_loo_in_float64(fit):
+    """az.loo of the stored draws' log-likelihood computed by SciPy in float64 (gaussian
+    with known se and one predictor), as chunked_loo computes it. The fit's own stored
+    log-likelihood is float32, whose ties can fall at PSIS's tail cutoff: one tail draw
+    fewer moved a row's Pareto k from 0.0164 to 0.0108 (one row of 90 at one seed)."""
+    posterior, data = fit.posterior.astype("float64"), fit.constant_data
+    mean = (posterior["theta"].isel(group=data["group_index"])
+            + (data["X"] * posterior["beta"]).sum("predictor")).transpose("chain", "draw", "obs")
+    log_lik = stats.norm.logpdf(fit.observed_data["y"].values, mean.values, data["se"].values)
+    log_lik = xr.Dataset({"y": (("chain", "draw", "obs"), log_lik)}, coords={"obs": fit.observed_data["obs"]})
+    return az.loo(az.InferenceData(posterior=fit.posterior, log_likelihood=log_lik), pointwise=True)
+
+
 def test_chunked_loo_is_az_loo_without_the_stored_log_likelihood(fits):
     _, whole, bounded = fits
-    expected = az.loo(whole, pointwise=True)
+    stored, expected = az.loo(whole, pointwise=True), az_loo_in_float64(bounded)
     for workers, chunk in ((1, 3000), (2, 3000), (1, 10**6)):  # 12, 12 and 1 block(s)
         got = chunked_loo(bounded, workers=workers, chunk=chunk)
         for key in ("elpd_loo", "se", "p_loo"):
-            assert got[key] == pytest.approx(expected[key], abs=1e-4), key
-        np.testing.assert_allclose(got.loo_i, expected.loo_i, atol=1e-5)
-        np.testing.assert_allclose(got.pareto_k, expected.pareto_k, atol=1e-4)
+            assert got[key] == pytest.approx(stored[key], abs=1e-4), key
+        np.testing.assert_allclose(got.loo_i, stored.loo_i, atol=1e-5)
+        np.testing.assert_allclose(got.loo_i, expected.loo_i, atol=1e-9)
+        np.testing.assert_allclose(got.pareto_k, expected.pareto_k, atol=1e-9)
     table = pointwise_table({"complete_pooling": loo(bounded)}, bounded)
     assert list(table.columns) == ["obs", "group", "elpd_loo_complete_pooling", "pareto_k_complete_pooling"]
     assert table["elpd_loo_complete_pooling"].sum() == pytest.approx(expected.elpd_loo, abs=1e-4)

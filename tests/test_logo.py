@@ -125,12 +125,17 @@ def test_every_run_writes_psis_logo_next_to_loo(shipped_run):
     assert math.isnan(table.loc["no_pooling", "elpd_psis"])
     scored = table.loc[["complete_pooling", "partial_pooling"]]
     assert scored["elpd_psis"].between(-40, -25).all()
-    assert (scored["n_pareto_k_high"] == 0).all()
     assert "elpd_kfold" not in table
     groups = pd.read_csv(shipped_run / "results" / "eight_schools" / "logo_groups.csv")
     for strategy, rows in groups.groupby("strategy"):
         assert list(rows["group"]) == list("ABCDEFGH")
         assert rows["elpd_psis"].sum() == pytest.approx(table.loc[strategy, "elpd_psis"])
+        # The counts agree with the levels' k; whether any k is high is the reference
+        # test's question (6,000 draws, every k < 0.7, above): with these 600 draws one
+        # school's k exceeds 0.64 in about one seed of 12 to 30 (measured, both metrics).
+        high = (rows["pareto_k"] > table.loc[strategy, "pareto_k_threshold"]).sum()
+        assert table.loc[strategy, "n_pareto_k_high"] == high
+        assert table.loc[strategy, "max_pareto_k"] == pytest.approx(rows["pareto_k"].max())
 
 
 def test_kfold_target_refits_each_fold_and_joins_the_logo_table(tmp_path):
