@@ -48,9 +48,10 @@ def test_files_read_back_as_those_inference_data_writes(tmp_path):
     assert ours.groups() == theirs.groups() and ours.attrs == theirs.attrs == attrs
     for name in ours.groups():
         xr.testing.assert_identical(ours[name], theirs[name])
-        assert all(ours[name][var].encoding.get("zlib") == theirs[name][var].encoding.get("zlib")
-                   for var in ours[name].variables)
-    assert ours.posterior["theta"].encoding["zlib"]
+        for var in ours[name].variables:  # ArviZ's compression, but floats stored raw
+            compressed = ours[name][var].dtype.kind != "f" and theirs[name][var].encoding.get("zlib", False)
+            assert ours[name][var].encoding.get("zlib", False) == compressed, (name, var)
+    assert not ours.posterior["theta"].encoding["zlib"] and theirs.posterior["theta"].encoding["zlib"]
 
 
 def test_a_fit_job_never_imports_arviz_or_matplotlib(tmp_path):

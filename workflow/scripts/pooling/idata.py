@@ -19,7 +19,10 @@ import numpy as np
 import xarray as xr
 
 SAMPLE_DIMS = ("chain", "draw")
-COMPRESSED_KINDS = set("biufcS")  # ArviZ's compressible dtypes
+# zlib for integer, boolean and text arrays, as ArviZ does; not for floating point, which
+# ArviZ also compresses: draws' random mantissas shrink by ~20% at ~30 MB/s (a fit of
+# 20,000 rows, whose pointwise arrays are 717 MB: 23 s to write, 3 s uncompressed)
+COMPRESSED_KINDS = set("biuS")
 
 
 def group(variables, coords=None, dims=None, attrs=None, sampled=True):
