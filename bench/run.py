@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RADON = ROOT.parent / "shared" / "data" / "radon" / "radon_mn.csv"
 # 1,000 groups of 20 rows drawn from radon-like truths (log scale: mu, tau, sigma)
+NUTPIE_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"  # bench/requirements.txt's environment
 THOUSAND_GROUPS = {"groups": 1000, "group_sizes": 20, "mu": 1.3, "tau": 0.35, "sigma": 0.75}
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -136,9 +137,8 @@ def radon_fit_jobs():
 def nutpie_process(path, *columns):
     """nutpie's whole process on a CSV (bench/nutpie_fit.py in bench/.venv): the second
     of two, as the first in a new environment compiles for ~7 s more."""
-    python = ROOT / "bench" / ".venv" / "bin" / "python"
     for _ in range(2):
-        result = subprocess.run([str(python), str(ROOT / "bench" / "nutpie_fit.py"), str(path), *columns],
+        result = subprocess.run([str(NUTPIE_PYTHON), str(ROOT / "bench" / "nutpie_fit.py"), str(path), *columns],
                                 check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -149,8 +149,7 @@ def nutpie_rows(workdir):
     with warmup + sampling alone, numpyro's as profiled by bench/phases.py (which also
     rewrites bench/phases.csv); and 1,000 simulated groups of 20 rows, cold and on
     new data of that shape (another simulation seed)."""
-    python = ROOT / "bench" / ".venv" / "bin" / "python"
-    if not python.exists():
+    if not NUTPIE_PYTHON.exists():
         print("skipping nutpie: create bench/.venv from bench/requirements.txt", file=sys.stderr)
         return []
     jobs = radon_fit_jobs()

@@ -4,8 +4,6 @@ posterior spread, and the unchanged figures of ordinary data; then, on small fit
 by hand for each likelihood family, what the figures draw: the discrete predictive
 checks, shrinkage against each group's precision, and estimates on the response scale."""
 
-import json
-
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -17,7 +15,7 @@ from scipy import special
 from pooling import figures
 from pooling.compare import compare_fits, load_fits
 from pooling.data import load_prepared, prepare
-from pooling.fit import sample
+from pooling.fit import prior_attrs, sample
 
 SETTINGS = dict(chains=2, warmup=100, draws=100, target_accept=0.95, seed=1,
                 max_tree_depth=10, parameterization="noncentered", priors={})
@@ -35,9 +33,7 @@ def fit(directory, y, strategies):
     paths = []
     for strategy in strategies:
         idata, priors = sample(data, strategy, SETTINGS)
-        idata.attrs = {"strategy": strategy,  # and the priors, as pooling.fit.provenance keeps them
-                       "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
-                       "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()})}
+        idata.attrs = {"strategy": strategy, **prior_attrs(priors)}
         paths.append(directory / f"{strategy}.nc")
         idata.to_netcdf(paths[-1])
     return load_fits(paths)

@@ -107,10 +107,12 @@ def check_fits(fits, outputs, dataset):
         figures.posterior_predictive(idata, outputs[f"ppc_{strategy}"], title)
         figures.rank_trace(idata, outputs[f"trace_{strategy}"], title)
         del idata
-    if "shrinkage" in outputs:
-        figures.shrinkage(open_fit(fits["no_pooling"]), open_fit(fits["partial_pooling"]), outputs["shrinkage"])
-    if "group_level" in outputs:
-        figures.group_level(open_fit(fits["partial_pooling"]), outputs["group_level"])
+    if "shrinkage" in outputs or "group_level" in outputs:  # both need partial pooling
+        partial = open_fit(fits["partial_pooling"])
+        if "shrinkage" in outputs:
+            figures.shrinkage(open_fit(fits["no_pooling"]), partial, outputs["shrinkage"])
+        if "group_level" in outputs:
+            figures.group_level(partial, outputs["group_level"])
 
 
 def diagnose_to_csv(idata, out):

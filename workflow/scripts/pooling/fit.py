@@ -245,8 +245,7 @@ def provenance(dataset, strategy, settings, storage, columns, priors, source_csv
         "data_columns": json.dumps(columns, sort_keys=True),
         "formula": model_formula(columns),
         "family": settings.get("family", "gaussian"),
-        "priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
-        "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()}),
+        **prior_attrs(priors),
         "source_csv": str(source_csv),
         "data_sha256": sha256(source_csv),
         "prepared_sha256": sha256(prepared_csv),
@@ -254,6 +253,13 @@ def provenance(dataset, strategy, settings, storage, columns, priors, source_csv
             {"python": platform.python_version(), **{p: version(p) for p in PACKAGES}}
         ),
     }
+
+
+def prior_attrs(priors):
+    """The NetCDF attrs of the resolved priors ({name: (Prior, source)}) that the compare
+    job's priors table and the methods text read: each prior as text, and its source."""
+    return {"priors": json.dumps({name: str(prior) for name, (prior, _) in priors.items()}),
+            "prior_sources": json.dumps({name: source for name, (_, source) in priors.items()})}
 
 
 def model_formula(columns):
