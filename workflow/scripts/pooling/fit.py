@@ -223,7 +223,7 @@ def inference_groups(mcmc, model, rows, data, settings, storage=None):
         groups["log_likelihood"] = idata.group({"y": log_lik.reshape(chains, draws, -1)}, coords, dims)
     for name in STORED_FLOAT32:
         if name in groups:
-            groups[name] = groups[name].astype(np.float32)
+            groups[name] = groups[name].astype(np.float32, copy=False)  # as32 arrays are not copied again
     return groups, {"factors": hierarchy.describe(data.factors)} if data.factors else {}
 
 
