@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from conftest import ROOT
 from helpers import planned_outputs, read_config, snakemake, write_config
 
 
@@ -32,7 +33,7 @@ def datasets(change):
     return lambda config: change(config["datasets"])
 
 
-@pytest.mark.parametrize("change, message", [
+BAD_CONFIGS = [
     (lambda c: c.update(strategies=["no_pooling", "partial_poling"]),
      "`strategies.1`: 'partial_poling' is not allowed; did you mean `partial_pooling`? "
      "(choose from no_pooling, complete_pooling, partial_pooling)"),
@@ -94,7 +95,33 @@ def datasets(change):
      "folders and files under results/)"),
     (datasets(lambda d: d.update(empty=None)),
      "`datasets.empty`: the entry is empty; give it at least `path` (a CSV file) and `formula` (or `response`)"),
-])
+]
+# SBC's prior checks run after Snakemake's validate has filled in the schema's defaults
+SBC_PRIORS = [case for case in BAD_CONFIGS if case[1].startswith("sbc.priors")]
+
+
+@pytest.mark.parametrize("change, message", [case for case in BAD_CONFIGS if case not in SBC_PRIORS])
+def test_each_bad_config_gets_one_line_naming_its_key(change, message):
+    """The two checks the Snakefile runs on the config before any job (the schema's,
+    then the dataset entries'), on the shipped config with one thing wrong."""
+    from pooling.config import ConfigError, check_config, check_entries
+
+    config = read_config(ROOT)
+    change(config)
+    with pytest.raises(ConfigError) as error:
+        check_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
+        check_entries(config)
+    assert str(error.value).splitlines() == [message]
+
+
+# One dry run per kind of check, through the Snakefile: a schema problem at the top
+# level, in a dataset entry and in an empty entry; an entry check; SBC's prior checks.
+THROUGH_SNAKEMAKE = [case for case in BAD_CONFIGS if case[1].startswith((
+    "`sead`", "`datasets.eight_schools.respnse`", "`datasets.empty`", "datasets.eight_schools.priors.tau: cannot",
+    "sbc.priors"))]
+
+
+@pytest.mark.parametrize("change, message", THROUGH_SNAKEMAKE)
 def test_bad_config_stops_before_any_job_with_one_line(workdir, change, message):
     assert dry_run_error(workdir, change) == [message]
 
