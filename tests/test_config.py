@@ -102,15 +102,14 @@ SBC_PRIORS = [case for case in BAD_CONFIGS if case[1].startswith("sbc.priors")]
 
 @pytest.mark.parametrize("change, message", [case for case in BAD_CONFIGS if case not in SBC_PRIORS])
 def test_each_bad_config_gets_one_line_naming_its_key(change, message):
-    """The two checks the Snakefile runs on the config before any job (the schema's,
-    then the dataset entries'), on the shipped config with one thing wrong."""
-    from pooling.config import ConfigError, check_config, check_entries
+    """The checks the Snakefile runs on the config before any job (the schema's, then
+    the dataset entries'), on the shipped config with one thing wrong."""
+    from pooling.config import ConfigError, check_before_jobs
 
     config = read_config(ROOT)
     change(config)
     with pytest.raises(ConfigError) as error:
-        check_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
-        check_entries(config)
+        check_before_jobs(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
     assert str(error.value).splitlines() == [message]
 
 

@@ -10,8 +10,7 @@ sys.path.insert(0, os.path.join(workflow.current_basedir, "..", "scripts"))
 from pooling.config import (
     ConfigError,
     Source,
-    check_config as check_schema,
-    check_entries,
+    check_before_jobs,
     locate,
     read_source,
 )
@@ -84,8 +83,7 @@ def check_config(sources):
     """Schema, dataset-entry and prior checks, one line per problem; they stop the run
     before any job starts."""
     try:
-        check_schema(config, SCHEMA)
-        check_entries(config)
+        check_before_jobs(config, SCHEMA)
     except ConfigError as error:
         stop(error, sources=sources)
 

@@ -222,6 +222,15 @@ def check_entries(config):
         raise ConfigError(problems)
 
 
+def check_before_jobs(config, schema_path):
+    """The config checks the Snakefile runs before any job starts, in its order: the
+    schema's, then (once the schema holds) what it cannot say. SBC's priors are checked
+    later, once Snakemake's validate has filled in the schema's defaults. Raises
+    ConfigError."""
+    check_config(config, schema_path)
+    check_entries(config)
+
+
 SHORTHAND = ("response", "group", "predictors", "group_predictors")
 
 

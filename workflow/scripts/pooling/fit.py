@@ -155,8 +155,8 @@ def _compiled(model, fn, stored=False):
 
     `stored` rounds every output to float32, the dtype fits store N x draws arrays in,
     inside the program: the same values as rounding its float64 output afterwards, but
-    the program writes half the bytes and NumPy copies nothing (at 20,000 rows the
-    log-likelihood and predictive draws are 180 million values)."""
+    the program writes half the bytes and no float64 copy is cast on the host (at
+    20,000 rows the log-likelihood and predictive draws are 180 million values)."""
     def program(priors, *args):
         out = fn(with_priors(model, priors), *args)
         return jax.tree.map(lambda v: v.astype(np.float32), out) if stored else out
