@@ -47,9 +47,9 @@ def fits(*datasets, strategy="partial_pooling"):
 
 def test_draws_are_identical_across_reruns_cores_and_concurrency(small):
     targets = fits("eight_schools", "simulated")
-    snakemake(small, "--cores", "4", *targets)  # the two 2-thread fits at once
+    snakemake(small, "--cores", "4", *targets, "--set-threads", "fit=2")  # both at once, 2 threads each
     first = {t: posterior(small, t) for t in targets}
-    snakemake(small, "--cores", "1", *targets, "--forcerun", "fit")  # one at a time
+    snakemake(small, "--cores", "1", *targets, "--forcerun", "fit")  # one at a time, 1 thread
     for target in targets:
         assert_identical(first[target], posterior(small, target))
 

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
+from pooling.resources import FitSize, compare_processes, fit_threads, memory_mb, runtime_minutes
 
 from conftest import ROOT
 
@@ -43,3 +43,19 @@ def test_small_fits_ask_for_the_floor_and_large_loo_for_several_processes():
     assert memory_mb(size) == 1002
     assert compare_processes(20000, 20000) == 1
     assert compare_processes(20001, 20000) == 4
+
+
+@pytest.mark.parametrize("rows, groups, chains, threads", [
+    (180, 18, 4, 2),  # sleepstudy: import and compile outlast sampling and writing
+    (919, 85, 4, 2),  # radon, Minnesota
+    (180, 18, 3, 2),
+    (180, 18, 2, 1),
+    (180, 18, 1, 1),
+    (20000, 1000, 4, 4),  # 80 million stored values: ~40 s of them
+    (10**6, 10**4, 4, 4),  # 8 x 10^7 group iterations
+])
+def test_fits_reserve_every_chains_core_only_where_sampling_and_storage_outlast_import(
+        rows, groups, chains, threads):
+    size = FitSize(rows=rows, groups=groups, chains=chains, warmup=1000, draws=1000,
+                   pointwise_max_rows=20000, predictive_draws=100)
+    assert fit_threads(size) == threads

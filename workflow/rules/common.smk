@@ -4,7 +4,13 @@ import re
 
 from pooling import STRATEGIES, families, strategies
 from pooling.priors import relevant_overrides
-from pooling.resources import FitSize, compare_processes, memory_mb, runtime_minutes
+from pooling.resources import (
+    FitSize,
+    compare_processes,
+    fit_threads,
+    memory_mb,
+    runtime_minutes,
+)
 
 SAMPLER_KEYS = (
     "chains",
@@ -146,8 +152,12 @@ def get_storage(wildcards):
     return {key: get_setting(wildcards.dataset, key) for key in STORAGE_KEYS}
 
 
-def get_fit_threads(wildcards):
-    return get_setting(wildcards.dataset, "chains")
+def get_fit_threads(wildcards, input):
+    """All chains until the prepared CSV exists (Snakemake asks again when the job
+    starts)."""
+    if not os.path.exists(input.data):
+        return get_setting(wildcards.dataset, "chains")
+    return fit_threads(_fit_size(wildcards, input))
 
 
 @functools.lru_cache

@@ -1,4 +1,4 @@
-"""What a fit job asks a cluster scheduler for, from its data size and sampler settings.
+"""What a fit job asks its scheduler for, from its data size and sampler settings.
 
 Too little memory or time and SLURM kills the job; too much and it waits in the queue.
 The figures are fitted to measured jobs (bench/scaling.csv, 2 cores: peak RSS and wall
@@ -49,11 +49,32 @@ def memory_mb(size):
     return PROCESS_MB + math.ceil(variable / 1e6)
 
 
+def _sampling_and_storage_seconds(size):
+    """The part of a fit's expected time that grows with its data and settings."""
+    return (SECONDS_PER_GROUP_ITERATION * size.group_iterations
+            + SECONDS_PER_STORED_VALUE * size.stored_values)
+
+
 def runtime_minutes(size):
     """Wall time to request: twice the expected time, and at least MIN_MINUTES."""
-    seconds = (FIXED_SECONDS + SECONDS_PER_GROUP_ITERATION * size.group_iterations
-               + SECONDS_PER_STORED_VALUE * size.stored_values)
+    seconds = FIXED_SECONDS + _sampling_and_storage_seconds(size)
     return max(MIN_MINUTES, math.ceil(2 * seconds / 60))
+
+
+def fit_threads(size):
+    """Threads (cores) for a fit job: its `chains`, or half of them for a fit whose
+    fixed part (import and compile) the model above expects to outlast the rest.
+
+    The chains run in parallel, one XLA host device each, but only while sampling;
+    importing, tracing, compiling and writing run on one core. Alone on 2 cores, a
+    shipped fit job (4 chains) used 0.9-1.2 cores on average, so reserving all four
+    ran the DAG's fits one at a time with cores idle. Asking for half lets twice as
+    many run at once. Fits whose sampling and storage dominate keep all their chains'
+    cores. The device count does not depend on threads, so the draws do not either.
+    """
+    if _sampling_and_storage_seconds(size) >= FIXED_SECONDS:
+        return size.chains
+    return max(1, math.ceil(size.chains / 2))
 
 
 def compare_processes(rows, pointwise_max_rows):
