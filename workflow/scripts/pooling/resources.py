@@ -67,8 +67,8 @@ def fit_threads(size):
 
     The chains run in parallel, one XLA host device each, but only while sampling;
     importing, tracing, compiling and writing run on one core. Alone on 2 cores, a
-    shipped fit job (4 chains) used 0.9-1.2 cores on average, so reserving all four
-    ran the DAG's fits one at a time with cores idle. Asking for half lets twice as
+    shipped fit job (4 chains) kept 1.1-1.6 cores busy on average, so reserving all
+    four ran the DAG's fits one at a time with cores idle. Asking for half lets twice as
     many run at once. Fits whose sampling and storage dominate keep all their chains'
     cores. The device count does not depend on threads, so the draws do not either.
     """
