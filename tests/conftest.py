@@ -58,5 +58,5 @@ def shipped_run(tmp_path_factory):
     from helpers import snakemake
 
     workdir = small_copy(tmp_path_factory.mktemp("run"))
-    snakemake(workdir, "--cores", "2", "--set-threads", "fit=2")
+    snakemake(workdir, "--cores", "2", "--set-threads", f"fit={SMALL['chains']}")
     return workdir

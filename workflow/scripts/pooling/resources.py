@@ -74,7 +74,7 @@ def fit_threads(size):
     """
     if _sampling_and_storage_seconds(size) >= FIXED_SECONDS:
         return size.chains
-    return max(1, math.ceil(size.chains / 2))
+    return math.ceil(size.chains / 2)
 
 
 def compare_processes(rows, pointwise_max_rows):
