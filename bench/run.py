@@ -1,6 +1,6 @@
 """Benchmarks of the workflow on this machine: prints a table and writes bench/results.csv.
 
-    python bench/run.py            # every row (about 45 min on 2 cores)
+    python bench/run.py            # every row (about 55 min on 2 cores)
     python bench/run.py sbc        # only the named groups: dag, refit, sbc, nutpie, compare, million,
                                    # families, hierarchy
 
